@@ -1,0 +1,1 @@
+//! Learning: event lines in, allowlist rules out.

@@ -1,0 +1,285 @@
+//! Path globs: `*` within one segment, `**` across segments, `?` one
+//! character. Parsing normalises the text; matching is allocation-free and
+//! works on bytes, because paths on Linux need not be UTF-8.
+
+use std::fmt;
+
+/// One `/`-separated part of a glob.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum GlobSeg {
+    /// Matches exactly these bytes.
+    Literal(Box<[u8]>),
+    /// Contains `*` or `?`; matches one path segment.
+    Wild(Box<[u8]>),
+    /// `**`: zero or more whole segments.
+    AnyDepth,
+}
+
+/// A parsed, normalised absolute-path glob (`/var/task/**`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Glob {
+    text: String,
+    segs: Vec<GlobSeg>,
+}
+
+impl Glob {
+    /// Parses an absolute glob. `//` and a trailing `/` are dropped; `.`,
+    /// `..`, a NUL byte, and `**` inside a segment are errors.
+    pub fn parse(s: &str) -> Result<Glob, String> {
+        if s.is_empty() {
+            return Err("empty path".into());
+        }
+        if !s.starts_with('/') {
+            return Err("path must be absolute (start with /)".into());
+        }
+        if s.contains('\0') {
+            return Err("path contains a NUL byte".into());
+        }
+        let mut segs = Vec::new();
+        let mut text = String::with_capacity(s.len());
+        for seg in s.split('/').filter(|seg| !seg.is_empty()) {
+            match seg {
+                "." | ".." => return Err(format!("`{seg}` segments are not allowed; write the path it stands for")),
+                "**" => {
+                    // `/**/**` means the same as `/**`; keep one.
+                    if segs.last() != Some(&GlobSeg::AnyDepth) {
+                        segs.push(GlobSeg::AnyDepth);
+                        text.push_str("/**");
+                    }
+                    continue;
+                }
+                _ if seg.contains("**") => {
+                    return Err(format!("`**` must be a whole path segment (in `{seg}`); use `*` within a segment"));
+                }
+                _ if seg.contains(['*', '?']) => segs.push(GlobSeg::Wild(seg.as_bytes().into())),
+                _ => segs.push(GlobSeg::Literal(seg.as_bytes().into())),
+            }
+            text.push('/');
+            text.push_str(seg);
+        }
+        if text.is_empty() {
+            text.push('/');
+        }
+        Ok(Glob { text, segs })
+    }
+
+    /// The normalised text, as it should appear in a policy.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn segments(&self) -> &[GlobSeg] {
+        &self.segs
+    }
+
+    /// True when the glob has no wildcard: it names exactly one path.
+    pub fn is_literal(&self) -> bool {
+        self.segs.iter().all(|s| matches!(s, GlobSeg::Literal(_)))
+    }
+
+    /// Matches a normalised absolute path (no `//`, `.`, `..`, or trailing
+    /// `/`; see [`crate::normalize_path`]).
+    pub fn matches(&self, path: &[u8]) -> bool {
+        match_segments(&self.segs, root_as_empty(path))
+    }
+}
+
+impl fmt::Display for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The root `/` has no segments; every other normalised path is `/seg/...`.
+#[inline]
+pub(crate) fn root_as_empty(path: &[u8]) -> &[u8] {
+    if path == b"/" { &[] } else { path }
+}
+
+/// Splits the next segment off a path remainder of the form `/a/b/c`:
+/// returns (`a`, `/b/c`). Empty segments never occur in normalised paths.
+#[inline]
+fn next_segment(rest: &[u8]) -> Option<(&[u8], &[u8])> {
+    let body = rest.strip_prefix(b"/")?;
+    match body.iter().position(|&b| b == b'/') {
+        Some(i) => Some(body.split_at(i)),
+        None => Some((body, &[])),
+    }
+}
+
+/// Matches glob segments against a normalised path remainder (`/a/b` or
+/// empty). `**` is handled like `*` in classic wildcard matching, over
+/// segments instead of characters: remember the last `**` and, on a
+/// mismatch, let it swallow one more segment. Each non-`**` segment
+/// consumes exactly one path segment, so this greedy scheme is exact and
+/// runs in O(segments × path segments) without recursion.
+pub(crate) fn match_segments(segs: &[GlobSeg], path: &[u8]) -> bool {
+    let mut rest = path;
+    let mut si = 0;
+    // (glob index after the `**`, path remainder it started at)
+    let mut star: Option<(usize, &[u8])> = None;
+    loop {
+        match segs.get(si) {
+            Some(GlobSeg::AnyDepth) => {
+                star = Some((si + 1, rest));
+                si += 1;
+                continue;
+            }
+            Some(seg) => {
+                if let Some((head, tail)) = next_segment(rest) {
+                    let ok = match seg {
+                        GlobSeg::Literal(lit) => **lit == *head,
+                        GlobSeg::Wild(pat) => match_wild(pat, head),
+                        GlobSeg::AnyDepth => false,
+                    };
+                    if ok {
+                        si += 1;
+                        rest = tail;
+                        continue;
+                    }
+                }
+            }
+            None if rest.is_empty() => return true,
+            None => {}
+        }
+        // Mismatch: backtrack to the last `**` and let it take one more segment.
+        match star {
+            Some((after, from)) => match next_segment(from) {
+                Some((_, tail)) => {
+                    star = Some((after, tail));
+                    si = after;
+                    rest = tail;
+                }
+                None => return false,
+            },
+            None => return false,
+        }
+    }
+}
+
+/// Matches one segment pattern with `*` (any run of bytes) and `?` (one
+/// character: a byte and its UTF-8 continuation bytes) against one segment.
+/// Classic greedy wildcard matching with single-star backtracking: linear
+/// in practice, O(n·m) at worst, never recursive, never allocating.
+pub(crate) fn match_wild(pat: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pat.get(p) {
+            Some(b'*') => {
+                star = Some((p + 1, t));
+                p += 1;
+                continue;
+            }
+            Some(b'?') => {
+                p += 1;
+                t = after_char(text, t);
+                continue;
+            }
+            Some(&c) if c == text[t] => {
+                p += 1;
+                t += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((sp, st)) => {
+                let next = after_char(text, st);
+                star = Some((sp, next));
+                p = sp;
+                t = next;
+            }
+            None => return false,
+        }
+    }
+    pat[p.min(pat.len())..].iter().all(|&c| c == b'*')
+}
+
+/// Index just past the character starting at `i` (UTF-8 continuation bytes
+/// belong to the character before them).
+#[inline]
+fn after_char(text: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < text.len() && text[j] & 0xC0 == 0x80 {
+        j += 1;
+    }
+    j
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(glob: &str, path: &str) -> bool {
+        Glob::parse(glob).unwrap().matches(path.as_bytes())
+    }
+
+    #[test]
+    fn parse_normalises() {
+        assert_eq!(Glob::parse("/tmp//a/").unwrap().as_str(), "/tmp/a");
+        assert_eq!(Glob::parse("/").unwrap().as_str(), "/");
+        assert_eq!(Glob::parse("///").unwrap().as_str(), "/");
+        assert_eq!(Glob::parse("/a/**/**/b").unwrap().as_str(), "/a/**/b");
+        assert!(Glob::parse("/a/b").unwrap().is_literal());
+        assert!(!Glob::parse("/a/*").unwrap().is_literal());
+    }
+
+    #[test]
+    fn parse_rejects() {
+        for bad in ["", "tmp/a", "./a", "/a/../b", "/a/./b", "/a/b**", "/a/**x/c", "/a\0b"] {
+            assert!(Glob::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn literal() {
+        assert!(m("/etc/passwd", "/etc/passwd"));
+        assert!(!m("/etc/passwd", "/etc/passwd2"));
+        assert!(!m("/etc/passwd", "/etc"));
+        assert!(!m("/etc", "/etc/passwd"));
+        assert!(m("/", "/"));
+        assert!(!m("/", "/etc"));
+    }
+
+    #[test]
+    fn star_stays_in_segment() {
+        assert!(m("/tmp/*", "/tmp/x"));
+        assert!(!m("/tmp/*", "/tmp"));
+        assert!(!m("/tmp/*", "/tmp/a/b"));
+        assert!(m("/tmp/*.json", "/tmp/a.json"));
+        assert!(m("/tmp/*.json", "/tmp/.json"));
+        assert!(!m("/tmp/*.json", "/tmp/a.jsonx"));
+        assert!(m("/tmp/a*b*c", "/tmp/aXbYbZc"));
+        assert!(!m("/tmp/a*b*c", "/tmp/aXbYbZ"));
+        assert!(m("/*/x", "/tmp/x"));
+    }
+
+    #[test]
+    fn question_mark_is_one_character() {
+        assert!(m("/tmp/?", "/tmp/a"));
+        assert!(m("/tmp/?", "/tmp/é"));
+        assert!(!m("/tmp/?", "/tmp/ab"));
+        assert!(!m("/tmp/?", "/tmp"));
+        assert!(m("/tmp/a?c", "/tmp/abc"));
+    }
+
+    #[test]
+    fn double_star_start_middle_end() {
+        assert!(m("/**", "/"));
+        assert!(m("/**", "/a/b/c"));
+        assert!(m("/**/passwd", "/etc/passwd"));
+        assert!(m("/**/passwd", "/passwd"));
+        assert!(!m("/**/passwd", "/etc/passwd/x"));
+        assert!(m("/var/**/x.py", "/var/x.py"));
+        assert!(m("/var/**/x.py", "/var/a/b/x.py"));
+        assert!(!m("/var/**/x.py", "/usr/a/x.py"));
+        assert!(m("/var/task/**", "/var/task"));
+        assert!(m("/var/task/**", "/var/task/a/b"));
+        assert!(!m("/var/task/**", "/var/taskforce"));
+        assert!(m("/a/**/b/**/c", "/a/x/b/y/z/c"));
+        assert!(m("/a/**/b/**/c", "/a/b/c"));
+        assert!(!m("/a/**/b/**/c", "/a/c/b"));
+        assert!(m("/a/**/*.py", "/a/b/c/d.py"));
+    }
+}

@@ -1,0 +1,36 @@
+//! rampart's policy engine.
+//!
+//! A policy (policy.json, version 1) is an allowlist in five categories —
+//! file, network, process, api, input — plus a mode (profile, alert, block)
+//! and the list of categories that block mode denies. This crate:
+//!
+//! - reads the document ([`PolicyDoc`]) and validates every rule
+//!   ([`Policy`]), with errors that name the bad rule
+//!   (`allow.file[3]: "rw/tmp/**": expected "r|w|rw GLOB"`);
+//! - compiles a policy into a [`Matcher`]: an immutable structure that
+//!   answers "is this activity allowed?" without allocating, locking,
+//!   panicking or touching libc, so the preload library can ask it from a
+//!   `vfork` child or before its own constructor has run.
+//!
+//! The crate is safe Rust and does no I/O; the preload library, the policy
+//! fetcher and the CLI are thin users of it.
+
+#![forbid(unsafe_code)]
+
+mod doc;
+mod error;
+mod glob;
+mod matcher;
+mod path;
+pub mod reference;
+mod rule;
+mod table;
+mod types;
+
+pub use doc::{Policy, PolicyDoc, VERSION};
+pub use error::PolicyError;
+pub use glob::{Glob, GlobSeg};
+pub use matcher::{Connect, Matcher, Verdict};
+pub use path::{PATH_MAX, normalize_path};
+pub use rule::{ApiRule, FileRule, HostPattern, NetRule, PortRange, Rule, UnixPattern, canonical_ip};
+pub use types::{Access, Category, CategorySet, InputSource, Mode, Proto};
