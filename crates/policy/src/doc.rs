@@ -27,34 +27,29 @@ pub struct PolicyDoc {
 impl PolicyDoc {
     /// An empty policy in `mode`.
     pub fn new(mode: Mode) -> PolicyDoc {
-        PolicyDoc {
-            mode,
-            block: None,
-            allow: Default::default(),
-        }
+        PolicyDoc { mode, block: None, allow: Default::default() }
     }
 
     /// Reads the document's shape: a JSON object with `version: 1`, a
     /// `mode`, an optional `block` list and an optional `allow` object of
     /// string lists. Rule texts are not parsed here.
     pub fn from_json(text: &str) -> Result<PolicyDoc, PolicyError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| PolicyError::at("", format!("invalid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| PolicyError::at("", format!("invalid JSON: {e}")))?;
         let Value::Object(top) = value else {
             return Err(PolicyError::at("", "a policy is a JSON object"));
         };
         for key in top.keys() {
             if !["version", "mode", "block", "allow"].contains(&key.as_str()) {
-                return Err(PolicyError::at(
-                    key.clone(),
-                    "unknown key (a policy has version, mode, block, allow)",
-                ));
+                return Err(PolicyError::at(key.clone(), "unknown key (a policy has version, mode, block, allow)"));
             }
         }
         match top.get("version") {
             Some(Value::Number(n)) if n.as_u64() == Some(VERSION) => {}
             Some(other) => {
-                return Err(PolicyError::at("version", format!("unsupported version {other}; this rampart reads version 1")));
+                return Err(PolicyError::at(
+                    "version",
+                    format!("unsupported version {other}; this rampart reads version 1"),
+                ));
             }
             None => return Err(PolicyError::at("version", "missing (expected \"version\": 1)")),
         }
@@ -75,7 +70,11 @@ impl PolicyDoc {
                 let mut cats = Vec::with_capacity(names.len());
                 for (i, name) in names.iter().enumerate() {
                     let cat = Category::parse(name).ok_or_else(|| {
-                        PolicyError::rule(format!("block[{i}]"), name, "unknown category (expected file, network, process, api, input)")
+                        PolicyError::rule(
+                            format!("block[{i}]"),
+                            name,
+                            "unknown category (expected file, network, process, api, input)",
+                        )
                     })?;
                     if !cats.contains(&cat) {
                         cats.push(cat);
@@ -90,7 +89,10 @@ impl PolicyDoc {
             Some(Value::Object(allow)) => {
                 for (key, list) in allow {
                     let cat = Category::parse(key).ok_or_else(|| {
-                        PolicyError::at(format!("allow.{key}"), "unknown category (expected file, network, process, api, input)")
+                        PolicyError::at(
+                            format!("allow.{key}"),
+                            "unknown category (expected file, network, process, api, input)",
+                        )
                     })?;
                     doc.allow[cat as usize] = string_list(list, &format!("allow.{key}"))?;
                 }
@@ -130,8 +132,8 @@ impl PolicyDoc {
         };
         for cat in Category::ALL {
             for (i, text) in self.rules(cat).iter().enumerate() {
-                let rule = Rule::parse(cat, text)
-                    .map_err(|msg| PolicyError::rule(format!("allow.{cat}[{i}]"), text, msg))?;
+                let rule =
+                    Rule::parse(cat, text).map_err(|msg| PolicyError::rule(format!("allow.{cat}[{i}]"), text, msg))?;
                 policy.push(rule);
             }
         }
@@ -286,10 +288,18 @@ mod tests {
         assert!(err(r#"{"version":2,"mode":"block"}"#).starts_with("version: unsupported version 2"));
         assert!(err(r#"{"version":1}"#).starts_with("mode: missing"));
         assert!(err(r#"{"version":1,"mode":"off"}"#).starts_with("mode: \"off\""));
-        assert!(err(r#"{"version":1,"mode":"block","allow":{"files":[]}}"#).starts_with("allow.files: unknown category"));
-        assert!(err(r#"{"version":1,"mode":"block","allow":{"file":"r /x"}}"#).starts_with("allow.file: expected a list"));
-        assert!(err(r#"{"version":1,"mode":"block","allow":{"file":[1]}}"#).starts_with("allow.file[0]: expected a string"));
-        assert!(err(r#"{"version":1,"mode":"block","block":["disk"]}"#).starts_with("block[0]: \"disk\": unknown category"));
+        assert!(
+            err(r#"{"version":1,"mode":"block","allow":{"files":[]}}"#).starts_with("allow.files: unknown category")
+        );
+        assert!(
+            err(r#"{"version":1,"mode":"block","allow":{"file":"r /x"}}"#).starts_with("allow.file: expected a list")
+        );
+        assert!(
+            err(r#"{"version":1,"mode":"block","allow":{"file":[1]}}"#).starts_with("allow.file[0]: expected a string")
+        );
+        assert!(
+            err(r#"{"version":1,"mode":"block","block":["disk"]}"#).starts_with("block[0]: \"disk\": unknown category")
+        );
         assert!(err(r#"{"version":1,"mode":"block","extra":1}"#).starts_with("extra: unknown key"));
     }
 

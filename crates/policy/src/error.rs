@@ -13,19 +13,11 @@ pub struct PolicyError {
 
 impl PolicyError {
     pub(crate) fn at(path: impl Into<String>, message: impl Into<String>) -> PolicyError {
-        PolicyError {
-            path: path.into(),
-            rule: None,
-            message: message.into(),
-        }
+        PolicyError { path: path.into(), rule: None, message: message.into() }
     }
 
     pub(crate) fn rule(path: impl Into<String>, rule: &str, message: impl Into<String>) -> PolicyError {
-        PolicyError {
-            path: path.into(),
-            rule: Some(rule.to_owned()),
-            message: message.into(),
-        }
+        PolicyError { path: path.into(), rule: Some(rule.to_owned()), message: message.into() }
     }
 }
 

@@ -56,9 +56,7 @@ pub(crate) fn is_normalized(path: &[u8]) -> bool {
         return false;
     }
     // Every segment after a `/` must be non-empty and not `.` or `..`.
-    path[1..]
-        .split(|&b| b == b'/')
-        .all(|seg| !seg.is_empty() && seg != b"." && seg != b"..")
+    path[1..].split(|&b| b == b'/').all(|seg| !seg.is_empty() && seg != b"." && seg != b"..")
 }
 
 #[cfg(test)]

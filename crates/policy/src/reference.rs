@@ -21,11 +21,7 @@ fn normalized(path: &[u8]) -> Option<Vec<u8>> {
 
 pub fn allows_file(p: &Policy, path: &[u8], access: Access) -> bool {
     let Some(path) = normalized(path) else { return false };
-    let granted = p
-        .file
-        .iter()
-        .filter(|r| r.glob.matches(&path))
-        .fold(Access::NONE, |acc, r| acc.union(r.access));
+    let granted = p.file.iter().filter(|r| r.glob.matches(&path)).fold(Access::NONE, |acc, r| acc.union(r.access));
     access != Access::NONE && granted.covers(access)
 }
 
@@ -47,9 +43,9 @@ pub fn allows_unix(p: &Policy, path: &[u8]) -> bool {
 fn name_matches(host: &HostPattern, name: &str) -> bool {
     match host {
         HostPattern::Name(n) => n == name,
-        HostPattern::NameSuffix(suffix) => name
-            .strip_suffix(suffix.as_str())
-            .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+        HostPattern::NameSuffix(suffix) => {
+            name.strip_suffix(suffix.as_str()).is_some_and(|head| head.len() > 1 && head.ends_with('.'))
+        }
         _ => false,
     }
 }
@@ -85,9 +81,7 @@ fn wild_ci(pat: &str, text: &str) -> bool {
 }
 
 pub fn allows_api(p: &Policy, service: &str, action: Option<&str>) -> bool {
-    p.api.iter().any(|r| {
-        wild_ci(&r.service, service) && action.is_none_or(|a| wild_ci(&r.action, a))
-    })
+    p.api.iter().any(|r| wild_ci(&r.service, service) && action.is_none_or(|a| wild_ci(&r.action, a)))
 }
 
 pub fn allows_input(p: &Policy, src: InputSource) -> bool {

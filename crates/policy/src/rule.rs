@@ -57,11 +57,7 @@ pub enum UnixPattern {
 /// A network rule: `[tcp:|udp:]HOST:PORT` or `unix:GLOB`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NetRule {
-    Host {
-        proto: Proto,
-        host: HostPattern,
-        ports: PortRange,
-    },
+    Host { proto: Proto, host: HostPattern, ports: PortRange },
     Unix(UnixPattern),
 }
 
@@ -91,9 +87,9 @@ impl Rule {
         match cat {
             Category::File => parse_file(text).map(Rule::File),
             Category::Network => parse_net(text).map(Rule::Network),
-            Category::Process => Glob::parse(text)
-                .map(Rule::Process)
-                .map_err(|e| format!("expected an absolute program path glob: {e}")),
+            Category::Process => {
+                Glob::parse(text).map(Rule::Process).map_err(|e| format!("expected an absolute program path glob: {e}"))
+            }
             Category::Api => parse_api(text).map(Rule::Api),
             Category::Input => InputSource::parse(text).map(Rule::Input).ok_or_else(|| {
                 let names: Vec<&str> = InputSource::ALL.iter().map(|i| i.as_str()).collect();
@@ -128,9 +124,7 @@ impl fmt::Display for Rule {
 const FILE_SHAPE: &str = "expected \"r|w|rw GLOB\"";
 
 fn parse_file(text: &str) -> Result<FileRule, String> {
-    let (access, glob) = text
-        .split_once(' ')
-        .ok_or_else(|| FILE_SHAPE.to_string())?;
+    let (access, glob) = text.split_once(' ').ok_or_else(|| FILE_SHAPE.to_string())?;
     let access = Access::parse(access).ok_or_else(|| format!("{FILE_SHAPE}: access must be r, w or rw"))?;
     let glob = Glob::parse(glob.trim_start()).map_err(|e| format!("{FILE_SHAPE}: {e}"))?;
     Ok(FileRule { access, glob })
@@ -156,17 +150,12 @@ fn parse_net(text: &str) -> Result<NetRule, String> {
         (Proto::Tcp, text)
     };
     let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
-        let (v6, after) = inner
-            .split_once(']')
-            .ok_or_else(|| format!("{NET_SHAPE}: missing `]` after an IPv6 address"))?;
-        let port = after
-            .strip_prefix(':')
-            .ok_or_else(|| format!("{NET_SHAPE}: missing `:PORT` after `]`"))?;
+        let (v6, after) =
+            inner.split_once(']').ok_or_else(|| format!("{NET_SHAPE}: missing `]` after an IPv6 address"))?;
+        let port = after.strip_prefix(':').ok_or_else(|| format!("{NET_SHAPE}: missing `:PORT` after `]`"))?;
         (parse_ipv6_host(v6)?, port)
     } else {
-        let (host, port) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| format!("{NET_SHAPE}: missing `:PORT`"))?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(|| format!("{NET_SHAPE}: missing `:PORT`"))?;
         if host.contains(':') {
             return Err(format!("{NET_SHAPE}: write IPv6 addresses in brackets, e.g. [::1]:443"));
         }
@@ -183,9 +172,7 @@ fn parse_unix(path: &str) -> Result<UnixPattern, String> {
         }
         return Ok(UnixPattern::Abstract(name.to_owned()));
     }
-    Glob::parse(path)
-        .map(UnixPattern::Path)
-        .map_err(|e| format!("expected \"unix:/PATH\" or \"unix:@NAME\": {e}"))
+    Glob::parse(path).map(UnixPattern::Path).map_err(|e| format!("expected \"unix:/PATH\" or \"unix:@NAME\": {e}"))
 }
 
 fn parse_ports(s: &str) -> Result<PortRange, String> {
@@ -215,9 +202,8 @@ fn parse_host(host: &str) -> Result<HostPattern, String> {
         return Ok(HostPattern::Any);
     }
     if let Some((addr, len)) = host.split_once('/') {
-        let addr: Ipv4Addr = addr
-            .parse()
-            .map_err(|_| format!("bad CIDR `{host}`: expected IPv4 a.b.c.d/len (IPv6 in brackets)"))?;
+        let addr: Ipv4Addr =
+            addr.parse().map_err(|_| format!("bad CIDR `{host}`: expected IPv4 a.b.c.d/len (IPv6 in brackets)"))?;
         return cidr(IpAddr::V4(addr), len, host);
     }
     if let Ok(ip) = host.parse::<Ipv4Addr>() {
@@ -232,11 +218,7 @@ fn parse_host(host: &str) -> Result<HostPattern, String> {
     };
     let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
     check_dns_name(&name).map_err(|e| format!("bad host `{host}`: {e}"))?;
-    Ok(if wild {
-        HostPattern::NameSuffix(name)
-    } else {
-        HostPattern::Name(name)
-    })
+    Ok(if wild { HostPattern::NameSuffix(name) } else { HostPattern::Name(name) })
 }
 
 fn check_dns_name(name: &str) -> Result<(), &'static str> {
@@ -259,9 +241,7 @@ fn parse_ipv6_host(inner: &str) -> Result<HostPattern, String> {
         Some((a, l)) => (a, Some(l)),
         None => (inner, None),
     };
-    let v6: Ipv6Addr = addr
-        .parse()
-        .map_err(|_| format!("bad IPv6 address `{addr}`"))?;
+    let v6: Ipv6Addr = addr.parse().map_err(|_| format!("bad IPv6 address `{addr}`"))?;
     let ip = canonical_ip(IpAddr::V6(v6));
     match len {
         None => Ok(HostPattern::Ip(ip)),
@@ -288,11 +268,7 @@ fn cidr(ip: IpAddr, len: &str, text: &str) -> Result<HostPattern, String> {
     if masked != ip {
         return Err(format!("bad CIDR `{text}`: host bits are set (did you mean {}/{len}?)", masked));
     }
-    Ok(if len == max {
-        HostPattern::Ip(ip)
-    } else {
-        HostPattern::Cidr(ip, len)
-    })
+    Ok(if len == max { HostPattern::Ip(ip) } else { HostPattern::Cidr(ip, len) })
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are the IPv4 address.
@@ -373,10 +349,7 @@ fn parse_api(text: &str) -> Result<ApiRule, String> {
     if action.is_empty() || !action.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'*') {
         return Err(format!("{API_SHAPE}: bad action `{action}`"));
     }
-    Ok(ApiRule {
-        service: service.to_ascii_lowercase(),
-        action: action.to_owned(),
-    })
+    Ok(ApiRule { service: service.to_ascii_lowercase(), action: action.to_owned() })
 }
 
 impl fmt::Display for ApiRule {
@@ -390,9 +363,7 @@ mod tests {
     use super::*;
 
     fn ok(cat: Category, text: &str) -> String {
-        Rule::parse(cat, text)
-            .unwrap_or_else(|e| panic!("{text:?}: {e}"))
-            .to_string()
+        Rule::parse(cat, text).unwrap_or_else(|e| panic!("{text:?}: {e}")).to_string()
     }
 
     fn err(cat: Category, text: &str) -> String {

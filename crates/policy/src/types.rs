@@ -15,13 +15,8 @@ pub enum Category {
 
 impl Category {
     /// All categories, in the order policy.json lists them.
-    pub const ALL: [Category; 5] = [
-        Category::File,
-        Category::Network,
-        Category::Process,
-        Category::Api,
-        Category::Input,
-    ];
+    pub const ALL: [Category; 5] =
+        [Category::File, Category::Network, Category::Process, Category::Api, Category::Input];
 
     /// The name used in policy.json and in event lines.
     pub const fn as_str(self) -> &'static str {
@@ -98,9 +93,7 @@ impl Mode {
 
     /// Parses any mode, `off` included (for `RAMPART_MODE`).
     pub fn parse(s: &str) -> Option<Mode> {
-        [Mode::Off, Mode::Profile, Mode::Alert, Mode::Block]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [Mode::Off, Mode::Profile, Mode::Alert, Mode::Block].into_iter().find(|m| m.as_str() == s)
     }
 }
 
