@@ -80,7 +80,7 @@ impl Glob {
     /// Matches a normalised absolute path (no `//`, `.`, `..`, or trailing
     /// `/`; see [`crate::normalize_path`]).
     pub fn matches(&self, path: &[u8]) -> bool {
-        match_segments(&self.segs, root_as_empty(path))
+        match_segments(|i| self.segs.get(i).map(GlobSeg::as_ref), root_as_empty(path))
     }
 }
 
@@ -99,7 +99,7 @@ pub(crate) fn root_as_empty(path: &[u8]) -> &[u8] {
 /// Splits the next segment off a path remainder of the form `/a/b/c`:
 /// returns (`a`, `/b/c`). Empty segments never occur in normalised paths.
 #[inline]
-fn next_segment(rest: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn next_segment(rest: &[u8]) -> Option<(&[u8], &[u8])> {
     let body = rest.strip_prefix(b"/")?;
     match body.iter().position(|&b| b == b'/') {
         Some(i) => Some(body.split_at(i)),
@@ -107,30 +107,50 @@ fn next_segment(rest: &[u8]) -> Option<(&[u8], &[u8])> {
     }
 }
 
-/// Matches glob segments against a normalised path remainder (`/a/b` or
-/// empty). `**` is handled like `*` in classic wildcard matching, over
-/// segments instead of characters: remember the last `**` and, on a
-/// mismatch, let it swallow one more segment. Each non-`**` segment
-/// consumes exactly one path segment, so this greedy scheme is exact and
-/// runs in O(segments × path segments) without recursion.
-pub(crate) fn match_segments(segs: &[GlobSeg], path: &[u8]) -> bool {
+/// A borrowed glob segment, so the compiled index (which keeps segments in
+/// one arena) and [`Glob`] share one matching routine.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SegRef<'a> {
+    Literal(&'a [u8]),
+    Wild(&'a [u8]),
+    AnyDepth,
+}
+
+impl GlobSeg {
+    pub(crate) fn as_ref(&self) -> SegRef<'_> {
+        match self {
+            GlobSeg::Literal(l) => SegRef::Literal(l),
+            GlobSeg::Wild(w) => SegRef::Wild(w),
+            GlobSeg::AnyDepth => SegRef::AnyDepth,
+        }
+    }
+}
+
+/// Matches glob segments (`seg(i)` is the i-th, `None` past the end)
+/// against a normalised path remainder (`/a/b` or empty). `**` is handled
+/// like `*` in classic wildcard matching, over segments instead of
+/// characters: remember the last `**` and, on a mismatch, let it swallow
+/// one more segment. Each non-`**` segment consumes exactly one path
+/// segment, so this greedy scheme is exact and runs in
+/// O(segments × path segments) without recursion.
+pub(crate) fn match_segments<'s>(seg: impl Fn(usize) -> Option<SegRef<'s>>, path: &[u8]) -> bool {
     let mut rest = path;
     let mut si = 0;
     // (glob index after the `**`, path remainder it started at)
     let mut star: Option<(usize, &[u8])> = None;
     loop {
-        match segs.get(si) {
-            Some(GlobSeg::AnyDepth) => {
+        match seg(si) {
+            Some(SegRef::AnyDepth) => {
                 star = Some((si + 1, rest));
                 si += 1;
                 continue;
             }
-            Some(seg) => {
+            Some(s) => {
                 if let Some((head, tail)) = next_segment(rest) {
-                    let ok = match seg {
-                        GlobSeg::Literal(lit) => **lit == *head,
-                        GlobSeg::Wild(pat) => match_wild(pat, head),
-                        GlobSeg::AnyDepth => false,
+                    let ok = match s {
+                        SegRef::Literal(lit) => lit == head,
+                        SegRef::Wild(pat) => match_wild(pat, head),
+                        SegRef::AnyDepth => false,
                     };
                     if ok {
                         si += 1;
@@ -176,7 +196,7 @@ pub(crate) fn match_wild(pat: &[u8], text: &[u8]) -> bool {
                 t = after_char(text, t);
                 continue;
             }
-            Some(&c) if c == text[t] => {
+            Some(&c) if text.get(t) == Some(&c) => {
                 p += 1;
                 t += 1;
                 continue;

@@ -20,6 +20,7 @@
 mod doc;
 mod error;
 mod glob;
+mod index;
 mod matcher;
 mod path;
 pub mod reference;

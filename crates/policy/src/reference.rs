@@ -40,11 +40,11 @@ pub fn allows_unix(p: &Policy, path: &[u8]) -> bool {
     })
 }
 
-fn name_matches(host: &HostPattern, name: &str) -> bool {
+fn name_matches(host: &HostPattern, name: &[u8]) -> bool {
     match host {
-        HostPattern::Name(n) => n == name,
+        HostPattern::Name(n) => n.as_bytes() == name,
         HostPattern::NameSuffix(suffix) => {
-            name.strip_suffix(suffix.as_str()).is_some_and(|head| head.len() > 1 && head.ends_with('.'))
+            name.strip_suffix(suffix.as_bytes()).is_some_and(|head| head.len() > 1 && head.ends_with(b"."))
         }
         _ => false,
     }
@@ -60,10 +60,12 @@ fn ip_matches(host: &HostPattern, ip: IpAddr) -> bool {
 
 pub fn allows_connect(p: &Policy, c: &Connect<'_>) -> bool {
     let ip = c.ip.map(canonical_ip);
-    let name = c.name.and_then(|n| std::str::from_utf8(n).ok()).map(|n| {
-        let n = n.strip_suffix('.').unwrap_or(n);
-        n.to_ascii_lowercase()
-    });
+    // Names are compared in ASCII lower case without one trailing dot; an
+    // empty or over-long (> 253) name is no name.
+    let name = c
+        .name
+        .map(|n| n.strip_suffix(b".").unwrap_or(n).to_ascii_lowercase())
+        .filter(|n| !n.is_empty() && n.len() <= 253);
     p.network.iter().any(|r| match r {
         NetRule::Host { proto, host, ports } => {
             *proto == c.proto
@@ -81,6 +83,10 @@ fn wild_ci(pat: &str, text: &str) -> bool {
 }
 
 pub fn allows_api(p: &Policy, service: &str, action: Option<&str>) -> bool {
+    // Queries longer than 256 bytes (`service:Action`) are never allowed.
+    if service.len() + action.map_or(0, |a| a.len() + 1) > 256 {
+        return false;
+    }
     p.api.iter().any(|r| wild_ci(&r.service, service) && action.is_none_or(|a| wild_ci(&r.action, a)))
 }
 

@@ -1,0 +1,494 @@
+//! The compiled indexes behind [`crate::Matcher`], one per kind of rule.
+//! Built once from a [`crate::Policy`]; every query reads them in place
+//! with stack buffers only.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+
+use crate::glob::{Glob, GlobSeg, SegRef, match_segments, match_wild, next_segment, root_as_empty};
+use crate::path::{PATH_MAX, is_normalized, normalize_path};
+use crate::rule::{HostPattern, PortRange, canonical_ip};
+use crate::table::{BytesTable, SEED, hash_name, hash_path, hash_segment};
+use crate::types::{Access, Proto};
+
+/// Runs `f` on the normalised form of `path`, copying into a stack buffer
+/// only when the path is not normalised already. Relative and over-long
+/// paths get `false`: no rule can allow what cannot be named absolutely.
+#[inline]
+pub(crate) fn with_normalized(path: &[u8], f: impl FnOnce(&[u8]) -> bool) -> bool {
+    if path.len() <= PATH_MAX && is_normalized(path) {
+        return f(path);
+    }
+    let mut buf = [0u8; PATH_MAX];
+    match normalize_path(path, &mut buf) {
+        Some(n) => buf.get(..n).is_some_and(f),
+        None => false,
+    }
+}
+
+/// How one compiled segment is stored: kind and a span of the arena.
+#[derive(Clone, Copy, Debug)]
+struct Seg {
+    kind: u8,
+    off: u32,
+    len: u32,
+}
+
+const LITERAL: u8 = 0;
+const WILD: u8 = 1;
+const ANY_DEPTH: u8 = 2;
+
+/// What a glob still has to match after its literal prefix.
+#[derive(Clone, Copy, Debug)]
+struct Tail {
+    access: Access,
+    first: u32,
+    end: u32,
+}
+
+/// All rules sharing one literal prefix (`/var/task` for `/var/task/**`
+/// and `/var/task/*.py`; the whole path for a literal rule).
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    exact: Access,
+    first_tail: u32,
+    end_tail: u32,
+}
+
+/// Globs indexed by their literal prefix. A query walks the path once,
+/// hashing it segment by segment; at each depth where some prefix exists
+/// it looks the prefix up and tries only that prefix's remaining
+/// patterns. Cost: one hash pass plus one probe per populated depth,
+/// independent of the number of rules for typical policies.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GlobIndex {
+    prefixes: BytesTable,
+    entries: Box<[Entry]>,
+    tails: Box<[Tail]>,
+    segs: Box<[Seg]>,
+    arena: Box<[u8]>,
+    /// Bit d set when some prefix has d segments (d ≥ 63 share bit 63).
+    depths: u64,
+}
+
+/// What one literal prefix leads to while building: the access granted on
+/// the prefix itself, and the rest of every glob that starts with it.
+type PrefixRules<'a> = (Access, Vec<(Access, &'a [GlobSeg])>);
+
+impl GlobIndex {
+    pub(crate) fn build<'a>(rules: impl IntoIterator<Item = (Access, &'a Glob)>) -> GlobIndex {
+        // prefix -> (exact access, tails)
+        let mut by_prefix: HashMap<Vec<u8>, PrefixRules<'a>> = HashMap::new();
+        let mut depths = 0u64;
+        for (access, glob) in rules {
+            let segs = glob.segments();
+            let n_lit = segs.iter().take_while(|s| matches!(s, GlobSeg::Literal(_))).count();
+            let mut prefix = Vec::new();
+            for s in &segs[..n_lit] {
+                if let GlobSeg::Literal(l) = s {
+                    prefix.push(b'/');
+                    prefix.extend_from_slice(l);
+                }
+            }
+            depths |= 1 << n_lit.min(63);
+            let e = by_prefix.entry(prefix).or_insert((Access::NONE, Vec::new()));
+            if n_lit == segs.len() {
+                e.0 = e.0.union(access);
+            } else {
+                e.1.push((access, &segs[n_lit..]));
+            }
+        }
+        let mut table = Vec::with_capacity(by_prefix.len());
+        let mut entries = Vec::with_capacity(by_prefix.len());
+        let mut tails = Vec::new();
+        let mut segs = Vec::new();
+        let mut arena = Vec::new();
+        for (prefix, (exact, rest)) in by_prefix {
+            let first_tail = tails.len() as u32;
+            for (access, tail) in rest {
+                let first = segs.len() as u32;
+                for s in tail {
+                    let (kind, bytes): (u8, &[u8]) = match s {
+                        GlobSeg::Literal(l) => (LITERAL, l),
+                        GlobSeg::Wild(w) => (WILD, w),
+                        GlobSeg::AnyDepth => (ANY_DEPTH, &[]),
+                    };
+                    segs.push(Seg { kind, off: arena.len() as u32, len: bytes.len() as u32 });
+                    arena.extend_from_slice(bytes);
+                }
+                tails.push(Tail { access, first, end: segs.len() as u32 });
+            }
+            table.push((hash_path(&prefix), prefix, entries.len() as u32));
+            entries.push(Entry { exact, first_tail, end_tail: tails.len() as u32 });
+        }
+        GlobIndex {
+            prefixes: BytesTable::build(table),
+            entries: entries.into_boxed_slice(),
+            tails: tails.into_boxed_slice(),
+            segs: segs.into_boxed_slice(),
+            arena: arena.into_boxed_slice(),
+            depths,
+        }
+    }
+
+    fn seg(&self, tail: &Tail, i: usize) -> Option<SegRef<'_>> {
+        let idx = (tail.first as usize).checked_add(i)?;
+        if idx >= tail.end as usize {
+            return None;
+        }
+        let s = self.segs.get(idx)?;
+        let bytes = self.arena.get(s.off as usize..(s.off as usize).checked_add(s.len as usize)?)?;
+        Some(match s.kind {
+            LITERAL => SegRef::Literal(bytes),
+            WILD => SegRef::Wild(bytes),
+            _ => SegRef::AnyDepth,
+        })
+    }
+
+    /// The access the rules grant on a normalised path, stopping early once
+    /// `needed` is covered.
+    pub(crate) fn granted(&self, path: &[u8], needed: Access) -> Access {
+        let path = root_as_empty(path);
+        let mut granted = Access::NONE;
+        let mut hash = SEED;
+        let mut depth = 0u32;
+        let mut end = 0usize;
+        loop {
+            if self.depths & (1 << depth.min(63)) != 0 {
+                let (prefix, rest) = path.split_at(end);
+                if let Some(e) = self.prefixes.get(hash, prefix).and_then(|i| self.entries.get(i as usize)) {
+                    if rest.is_empty() {
+                        granted = granted.union(e.exact);
+                    }
+                    for tail in self.tails.get(e.first_tail as usize..e.end_tail as usize).unwrap_or(&[]) {
+                        if granted.covers(needed) {
+                            break;
+                        }
+                        if !granted.covers(tail.access) && match_segments(|i| self.seg(tail, i), rest) {
+                            granted = granted.union(tail.access);
+                        }
+                    }
+                    if granted.covers(needed) {
+                        return granted;
+                    }
+                }
+            }
+            match next_segment(&path[end..]) {
+                Some((seg, _)) => {
+                    hash = hash_segment(hash, seg);
+                    end += 1 + seg.len();
+                    depth += 1;
+                }
+                None => return granted,
+            }
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.prefixes.heap_bytes()
+            + self.entries.len() * size_of::<Entry>()
+            + self.tails.len() * size_of::<Tail>()
+            + self.segs.len() * size_of::<Seg>()
+            + self.arena.len()
+    }
+}
+
+/// One port rule of a host: protocol and an inclusive port range.
+#[derive(Clone, Copy, Debug)]
+struct PortRule {
+    proto: Proto,
+    ports: PortRange,
+}
+
+/// A span of `NetIndex::ports`.
+#[derive(Clone, Copy, Debug, Default)]
+struct PortSpan {
+    first: u32,
+    end: u32,
+}
+
+/// A multiply-shift hasher for integer keys (masked IP addresses): std's
+/// SipHash costs more than the whole lookup. Keys come from the policy, so
+/// flooding is not a concern.
+#[derive(Default)]
+struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (u64::from(n) ^ 0x2545_f491_4f6c_dd1d).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn write_u128(&mut self, n: u128) {
+        let folded = (n as u64) ^ ((n >> 64) as u64).rotate_left(29);
+        self.0 = (folded ^ 0x2545_f491_4f6c_dd1d).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IntMap<K> = HashMap<K, u32, BuildHasherDefault<IntHasher>>;
+
+/// The longest DNS name looked up (253 characters, RFC 1035).
+const MAX_NAME: usize = 253;
+
+/// Network rules: hosts by exact name, by `*.` suffix, by address within
+/// one table per prefix length, and `*`; each leads to a span of port rules.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NetIndex {
+    any: PortSpan,
+    names: BytesTable,
+    suffixes: BytesTable,
+    /// (prefix length, masked address → span index), longest first.
+    v4: Vec<(u8, IntMap<u32>)>,
+    v6: Vec<(u8, IntMap<u128>)>,
+    spans: Box<[PortSpan]>,
+    ports: Box<[PortRule]>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum HostKey {
+    Any,
+    Name,
+    Suffix,
+    V4(u8, u32),
+    V6(u8, u128),
+}
+
+impl NetIndex {
+    pub(crate) fn build<'a>(rules: impl IntoIterator<Item = (Proto, &'a HostPattern, PortRange)>) -> NetIndex {
+        let mut hosts: HashMap<(HostKey, Vec<u8>), Vec<PortRule>> = HashMap::new();
+        for (proto, host, ports) in rules {
+            let key = match host {
+                HostPattern::Any => (HostKey::Any, Vec::new()),
+                HostPattern::Name(n) => (HostKey::Name, n.as_bytes().to_vec()),
+                HostPattern::NameSuffix(n) => (HostKey::Suffix, n.as_bytes().to_vec()),
+                HostPattern::Ip(ip) => (ip_key(*ip, None), Vec::new()),
+                HostPattern::Cidr(ip, len) => (ip_key(*ip, Some(*len)), Vec::new()),
+            };
+            hosts.entry(key).or_default().push(PortRule { proto, ports });
+        }
+        let mut index = NetIndex::default();
+        let (mut names, mut suffixes) = (Vec::new(), Vec::new());
+        let mut v4: HashMap<u8, IntMap<u32>> = HashMap::new();
+        let mut v6: HashMap<u8, IntMap<u128>> = HashMap::new();
+        let mut spans = Vec::with_capacity(hosts.len());
+        let mut ports = Vec::new();
+        for ((key, name), rules) in hosts {
+            let span = PortSpan { first: ports.len() as u32, end: (ports.len() + rules.len()) as u32 };
+            ports.extend(rules);
+            let id = spans.len() as u32;
+            spans.push(span);
+            match key {
+                HostKey::Any => index.any = span,
+                HostKey::Name => names.push((hash_name(&name), name, id)),
+                HostKey::Suffix => suffixes.push((hash_name(&name), name, id)),
+                HostKey::V4(len, addr) => {
+                    v4.entry(len).or_default().insert(addr, id);
+                }
+                HostKey::V6(len, addr) => {
+                    v6.entry(len).or_default().insert(addr, id);
+                }
+            }
+        }
+        index.names = BytesTable::build(names);
+        index.suffixes = BytesTable::build(suffixes);
+        index.v4 = v4.into_iter().collect();
+        index.v4.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
+        index.v6 = v6.into_iter().collect();
+        index.v6.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
+        index.spans = spans.into_boxed_slice();
+        index.ports = ports.into_boxed_slice();
+        index
+    }
+
+    fn span_allows(&self, span: PortSpan, proto: Proto, port: u16) -> bool {
+        self.ports
+            .get(span.first as usize..span.end as usize)
+            .unwrap_or(&[])
+            .iter()
+            .any(|r| r.proto == proto && r.ports.contains(port))
+    }
+
+    fn id_allows(&self, id: Option<u32>, proto: Proto, port: u16) -> bool {
+        match id.and_then(|i| self.spans.get(i as usize)) {
+            Some(span) => self.span_allows(*span, proto, port),
+            None => false,
+        }
+    }
+
+    pub(crate) fn allows(&self, proto: Proto, ip: Option<IpAddr>, name: Option<&[u8]>, port: u16) -> bool {
+        if self.span_allows(self.any, proto, port) {
+            return true;
+        }
+        match ip.map(canonical_ip) {
+            Some(IpAddr::V4(v4)) => {
+                let bits = u32::from(v4);
+                for (len, table) in &self.v4 {
+                    let mask = if *len == 0 { 0 } else { u32::MAX << (32 - u32::from(*len)) };
+                    if self.id_allows(table.get(&(bits & mask)).copied(), proto, port) {
+                        return true;
+                    }
+                }
+            }
+            Some(IpAddr::V6(v6)) => {
+                let bits = u128::from(v6);
+                for (len, table) in &self.v6 {
+                    let mask = if *len == 0 { 0 } else { u128::MAX << (128 - u32::from(*len)) };
+                    if self.id_allows(table.get(&(bits & mask)).copied(), proto, port) {
+                        return true;
+                    }
+                }
+            }
+            None => {}
+        }
+        let Some(name) = name else { return false };
+        let mut buf = [0u8; MAX_NAME];
+        let Some(name) = lower_name(name, &mut buf) else { return false };
+        if self.id_allows(self.names.get(hash_name(name), name), proto, port) {
+            return true;
+        }
+        // `*.suffix` matches one or more labels before the suffix.
+        for (i, _) in name.iter().enumerate().skip(1).filter(|(_, b)| **b == b'.') {
+            let suffix = name.get(i + 1..).unwrap_or(&[]);
+            if self.id_allows(self.suffixes.get(hash_name(suffix), suffix), proto, port) {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let maps: usize = self.v4.iter().map(|(_, m)| m.capacity() * 9).sum::<usize>()
+            + self.v6.iter().map(|(_, m)| m.capacity() * 21).sum::<usize>();
+        self.names.heap_bytes()
+            + self.suffixes.heap_bytes()
+            + maps
+            + self.spans.len() * size_of::<PortSpan>()
+            + self.ports.len() * size_of::<PortRule>()
+    }
+}
+
+fn ip_key(ip: IpAddr, len: Option<u8>) -> HostKey {
+    match ip {
+        IpAddr::V4(v4) => HostKey::V4(len.unwrap_or(32), u32::from(v4)),
+        IpAddr::V6(v6) => HostKey::V6(len.unwrap_or(128), u128::from(v6)),
+    }
+}
+
+/// A DNS name in the form rules are stored in: ASCII lower case, without
+/// one trailing dot. `None` when empty or longer than 253 characters.
+pub(crate) fn lower_name<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option<&'b [u8]> {
+    let name = name.strip_suffix(b".").unwrap_or(name);
+    if name.is_empty() || name.len() > MAX_NAME {
+        return None;
+    }
+    let out = buf.get_mut(..name.len())?;
+    for (o, b) in out.iter_mut().zip(name) {
+        *o = b.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
+/// The longest `service:Action` looked up; longer queries are not allowed.
+pub(crate) const MAX_API: usize = 256;
+
+/// API rules: exact `service:action` keys, wildcard actions per exact
+/// service, and the rare rules with a wildcard service, all lower-case.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ApiIndex {
+    exact: BytesTable,
+    /// service → span of `action_patterns` (the service's wildcard actions;
+    /// presence alone answers service-level queries).
+    services: BytesTable,
+    service_spans: Box<[(u32, u32)]>,
+    action_patterns: Box<[Box<[u8]>]>,
+    wild_services: Box<[WildApiRule]>,
+}
+
+/// A rule whose service has a wildcard: (service pattern, action pattern).
+type WildApiRule = (Box<[u8]>, Box<[u8]>);
+
+impl ApiIndex {
+    pub(crate) fn build<'a>(rules: impl IntoIterator<Item = (&'a str, &'a str)>) -> ApiIndex {
+        let mut exact = HashMap::new();
+        let mut services: HashMap<Vec<u8>, Vec<Box<[u8]>>> = HashMap::new();
+        let mut wild_services = Vec::new();
+        for (service, action) in rules {
+            let service = service.to_ascii_lowercase().into_bytes();
+            let action = action.to_ascii_lowercase().into_bytes();
+            if service.contains(&b'*') {
+                wild_services.push((service.into(), action.into()));
+                continue;
+            }
+            let patterns = services.entry(service.clone()).or_default();
+            if action.contains(&b'*') {
+                patterns.push(action.into());
+            } else {
+                let mut key = service;
+                key.push(b':');
+                key.extend_from_slice(&action);
+                exact.insert(key, ());
+            }
+        }
+        let exact = BytesTable::build(exact.into_keys().map(|k| (hash_name(&k), k, 0)).collect());
+        let mut table = Vec::new();
+        let mut spans = Vec::new();
+        let mut action_patterns = Vec::new();
+        for (service, patterns) in services {
+            let first = action_patterns.len() as u32;
+            action_patterns.extend(patterns);
+            table.push((hash_name(&service), service, spans.len() as u32));
+            spans.push((first, action_patterns.len() as u32));
+        }
+        ApiIndex {
+            exact,
+            services: BytesTable::build(table),
+            service_spans: spans.into_boxed_slice(),
+            action_patterns: action_patterns.into_boxed_slice(),
+            wild_services: wild_services.into_boxed_slice(),
+        }
+    }
+
+    pub(crate) fn allows(&self, service: &str, action: Option<&str>) -> bool {
+        let mut buf = [0u8; MAX_API];
+        let action_len = action.map_or(0, |a| a.len() + 1);
+        let Some(key) = buf.get_mut(..service.len().saturating_add(action_len)) else { return false };
+        let (svc, act) = key.split_at_mut(service.len());
+        svc.copy_from_slice(service.as_bytes());
+        svc.make_ascii_lowercase();
+        let span = self.services.get(hash_name(svc), svc).and_then(|i| self.service_spans.get(i as usize));
+        let Some(action) = action else {
+            return span.is_some() || self.wild_services.iter().any(|(s, _)| match_wild(s, svc));
+        };
+        if let Some((colon, a)) = act.split_first_mut() {
+            *colon = b':';
+            a.copy_from_slice(action.as_bytes());
+            a.make_ascii_lowercase();
+        }
+        let (svc, act) = (&key[..service.len()], &key[service.len() + 1..]);
+        if self.exact.get(hash_name(key), key).is_some() {
+            return true;
+        }
+        if let Some(&(first, end)) = span {
+            let patterns = self.action_patterns.get(first as usize..end as usize).unwrap_or(&[]);
+            if patterns.iter().any(|p| match_wild(p, act)) {
+                return true;
+            }
+        }
+        self.wild_services.iter().any(|(s, a)| match_wild(s, svc) && match_wild(a, act))
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.exact.heap_bytes()
+            + self.services.heap_bytes()
+            + self.service_spans.len() * 8
+            + self.action_patterns.iter().map(|p| p.len() + 16).sum::<usize>()
+            + self.wild_services.iter().map(|(s, a)| s.len() + a.len() + 32).sum::<usize>()
+    }
+}
