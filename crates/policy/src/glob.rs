@@ -72,6 +72,17 @@ impl Glob {
         &self.segs
     }
 
+    /// The text of the leading literal segments (`/var/task` for
+    /// `/var/task/*.py`, empty for `/**`) and how many segments it has.
+    pub(crate) fn literal_prefix(&self) -> (&[u8], usize) {
+        let n_lit = self.segs.iter().take_while(|s| matches!(s, GlobSeg::Literal(_))).count();
+        let text = self.text.as_bytes();
+        // The prefix ends at the `/` that starts segment n_lit + 1.
+        let end = text.iter().enumerate().filter(|(_, b)| **b == b'/').nth(n_lit).map_or(text.len(), |(i, _)| i);
+        let prefix = if n_lit == 0 { &[][..] } else { &text[..end] };
+        (prefix, n_lit)
+    }
+
     /// True when the glob has no wildcard: it names exactly one path.
     pub fn is_literal(&self) -> bool {
         self.segs.iter().all(|s| matches!(s, GlobSeg::Literal(_)))
@@ -243,6 +254,20 @@ mod tests {
         assert_eq!(Glob::parse("/a/**/**/b").unwrap().as_str(), "/a/**/b");
         assert!(Glob::parse("/a/b").unwrap().is_literal());
         assert!(!Glob::parse("/a/*").unwrap().is_literal());
+    }
+
+    #[test]
+    fn literal_prefix() {
+        let p = |g: &str| {
+            let g = Glob::parse(g).unwrap();
+            let (prefix, n) = g.literal_prefix();
+            (String::from_utf8(prefix.to_vec()).unwrap(), n)
+        };
+        assert_eq!(p("/var/task/*.py"), ("/var/task".into(), 2));
+        assert_eq!(p("/var/task"), ("/var/task".into(), 2));
+        assert_eq!(p("/**"), ("".into(), 0));
+        assert_eq!(p("/"), ("".into(), 0));
+        assert_eq!(p("/a/**/b"), ("/a".into(), 1));
     }
 
     #[test]

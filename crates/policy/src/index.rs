@@ -72,58 +72,53 @@ pub(crate) struct GlobIndex {
     depths: u64,
 }
 
-/// What one literal prefix leads to while building: the access granted on
-/// the prefix itself, and the rest of every glob that starts with it.
-type PrefixRules<'a> = (Access, Vec<(Access, &'a [GlobSeg])>);
-
 impl GlobIndex {
     pub(crate) fn build<'a>(rules: impl IntoIterator<Item = (Access, &'a Glob)>) -> GlobIndex {
-        // prefix -> (exact access, tails)
-        let mut by_prefix: HashMap<Vec<u8>, PrefixRules<'a>> = HashMap::new();
+        // (literal prefix, access, what follows the prefix), grouped by
+        // prefix with a sort: no per-rule allocation, so a 100k-rule policy
+        // compiles in little more memory than the result.
+        let mut rules: Vec<(&'a [u8], Access, &'a [GlobSeg])> = rules
+            .into_iter()
+            .map(|(access, glob)| {
+                let (prefix, n_lit) = glob.literal_prefix();
+                (prefix, access, glob.segments().get(n_lit..).unwrap_or(&[]))
+            })
+            .collect();
+        rules.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut depths = 0u64;
-        for (access, glob) in rules {
-            let segs = glob.segments();
-            let n_lit = segs.iter().take_while(|s| matches!(s, GlobSeg::Literal(_))).count();
-            let mut prefix = Vec::new();
-            for s in &segs[..n_lit] {
-                if let GlobSeg::Literal(l) = s {
-                    prefix.push(b'/');
-                    prefix.extend_from_slice(l);
-                }
-            }
-            depths |= 1 << n_lit.min(63);
-            let e = by_prefix.entry(prefix).or_insert((Access::NONE, Vec::new()));
-            if n_lit == segs.len() {
-                e.0 = e.0.union(access);
-            } else {
-                e.1.push((access, &segs[n_lit..]));
-            }
-        }
-        let mut table = Vec::with_capacity(by_prefix.len());
-        let mut entries = Vec::with_capacity(by_prefix.len());
+        let mut prefixes: Vec<&[u8]> = Vec::new();
+        let mut entries: Vec<Entry> = Vec::new();
         let mut tails = Vec::new();
         let mut segs = Vec::new();
         let mut arena = Vec::new();
-        for (prefix, (exact, rest)) in by_prefix {
-            let first_tail = tails.len() as u32;
-            for (access, tail) in rest {
-                let first = segs.len() as u32;
-                for s in tail {
-                    let (kind, bytes): (u8, &[u8]) = match s {
-                        GlobSeg::Literal(l) => (LITERAL, l),
-                        GlobSeg::Wild(w) => (WILD, w),
-                        GlobSeg::AnyDepth => (ANY_DEPTH, &[]),
-                    };
-                    segs.push(Seg { kind, off: arena.len() as u32, len: bytes.len() as u32 });
-                    arena.extend_from_slice(bytes);
-                }
-                tails.push(Tail { access, first, end: segs.len() as u32 });
+        for (prefix, access, tail) in rules {
+            if prefixes.last() != Some(&prefix) {
+                let n_segs = prefix.iter().filter(|b| **b == b'/').count();
+                depths |= 1 << n_segs.min(63);
+                prefixes.push(prefix);
+                let first = tails.len() as u32;
+                entries.push(Entry { exact: Access::NONE, first_tail: first, end_tail: first });
             }
-            table.push((hash_path(&prefix), prefix, entries.len() as u32));
-            entries.push(Entry { exact, first_tail, end_tail: tails.len() as u32 });
+            let Some(entry) = entries.last_mut() else { continue };
+            if tail.is_empty() {
+                entry.exact = entry.exact.union(access);
+                continue;
+            }
+            let first = segs.len() as u32;
+            for s in tail {
+                let (kind, bytes): (u8, &[u8]) = match s {
+                    GlobSeg::Literal(l) => (LITERAL, l),
+                    GlobSeg::Wild(w) => (WILD, w),
+                    GlobSeg::AnyDepth => (ANY_DEPTH, &[]),
+                };
+                segs.push(Seg { kind, off: arena.len() as u32, len: bytes.len() as u32 });
+                arena.extend_from_slice(bytes);
+            }
+            tails.push(Tail { access, first, end: segs.len() as u32 });
+            entry.end_tail = tails.len() as u32;
         }
         GlobIndex {
-            prefixes: BytesTable::build(table),
+            prefixes: BytesTable::build(prefixes.iter().map(|p| (hash_path(p), *p))),
             entries: entries.into_boxed_slice(),
             tails: tails.into_boxed_slice(),
             segs: segs.into_boxed_slice(),
@@ -243,7 +238,10 @@ const MAX_NAME: usize = 253;
 pub(crate) struct NetIndex {
     any: PortSpan,
     names: BytesTable,
+    /// Span index of each name in `names`, in key order.
+    name_spans: Box<[u32]>,
     suffixes: BytesTable,
+    suffix_spans: Box<[u32]>,
     /// (prefix length, masked address → span index), longest first.
     v4: Vec<(u8, IntMap<u32>)>,
     v6: Vec<(u8, IntMap<u128>)>,
@@ -251,7 +249,7 @@ pub(crate) struct NetIndex {
     ports: Box<[PortRule]>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum HostKey {
     Any,
     Name,
@@ -262,32 +260,46 @@ enum HostKey {
 
 impl NetIndex {
     pub(crate) fn build<'a>(rules: impl IntoIterator<Item = (Proto, &'a HostPattern, PortRange)>) -> NetIndex {
-        let mut hosts: HashMap<(HostKey, Vec<u8>), Vec<PortRule>> = HashMap::new();
-        for (proto, host, ports) in rules {
-            let key = match host {
-                HostPattern::Any => (HostKey::Any, Vec::new()),
-                HostPattern::Name(n) => (HostKey::Name, n.as_bytes().to_vec()),
-                HostPattern::NameSuffix(n) => (HostKey::Suffix, n.as_bytes().to_vec()),
-                HostPattern::Ip(ip) => (ip_key(*ip, None), Vec::new()),
-                HostPattern::Cidr(ip, len) => (ip_key(*ip, Some(*len)), Vec::new()),
-            };
-            hosts.entry(key).or_default().push(PortRule { proto, ports });
-        }
+        // Grouped by host with a sort rather than a map of vectors: one
+        // allocation for all rules, whatever their number.
+        let mut rules: Vec<(HostKey, &'a [u8], PortRule)> = rules
+            .into_iter()
+            .map(|(proto, host, ports)| {
+                let (key, name) = match host {
+                    HostPattern::Any => (HostKey::Any, &[][..]),
+                    HostPattern::Name(n) => (HostKey::Name, n.as_bytes()),
+                    HostPattern::NameSuffix(n) => (HostKey::Suffix, n.as_bytes()),
+                    HostPattern::Ip(ip) => (ip_key(*ip, None), &[][..]),
+                    HostPattern::Cidr(ip, len) => (ip_key(*ip, Some(*len)), &[][..]),
+                };
+                (key, name, PortRule { proto, ports })
+            })
+            .collect();
+        rules.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         let mut index = NetIndex::default();
         let (mut names, mut suffixes) = (Vec::new(), Vec::new());
         let mut v4: HashMap<u8, IntMap<u32>> = HashMap::new();
         let mut v6: HashMap<u8, IntMap<u128>> = HashMap::new();
-        let mut spans = Vec::with_capacity(hosts.len());
-        let mut ports = Vec::new();
-        for ((key, name), rules) in hosts {
-            let span = PortSpan { first: ports.len() as u32, end: (ports.len() + rules.len()) as u32 };
-            ports.extend(rules);
+        let mut spans: Vec<PortSpan> = Vec::new();
+        let mut ports = Vec::with_capacity(rules.len());
+        let mut last: Option<(HostKey, &[u8])> = None;
+        let mut any_id = None;
+        for (key, name, rule) in rules {
+            ports.push(rule);
+            if last == Some((key, name)) {
+                if let Some(span) = spans.last_mut() {
+                    span.end = ports.len() as u32;
+                }
+                continue;
+            }
+            last = Some((key, name));
+            let span = PortSpan { first: ports.len() as u32 - 1, end: ports.len() as u32 };
             let id = spans.len() as u32;
             spans.push(span);
             match key {
-                HostKey::Any => index.any = span,
-                HostKey::Name => names.push((hash_name(&name), name, id)),
-                HostKey::Suffix => suffixes.push((hash_name(&name), name, id)),
+                HostKey::Any => any_id = Some(id),
+                HostKey::Name => names.push((name, id)),
+                HostKey::Suffix => suffixes.push((name, id)),
                 HostKey::V4(len, addr) => {
                     v4.entry(len).or_default().insert(addr, id);
                 }
@@ -296,8 +308,13 @@ impl NetIndex {
                 }
             }
         }
-        index.names = BytesTable::build(names);
-        index.suffixes = BytesTable::build(suffixes);
+        if let Some(id) = any_id {
+            index.any = spans.get(id as usize).copied().unwrap_or_default();
+        }
+        index.names = BytesTable::build(names.iter().map(|(n, _)| (hash_name(n), *n)));
+        index.name_spans = names.iter().map(|(_, id)| *id).collect();
+        index.suffixes = BytesTable::build(suffixes.iter().map(|(n, _)| (hash_name(n), *n)));
+        index.suffix_spans = suffixes.iter().map(|(_, id)| *id).collect();
         index.v4 = v4.into_iter().collect();
         index.v4.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
         index.v6 = v6.into_iter().collect();
@@ -313,6 +330,11 @@ impl NetIndex {
             .unwrap_or(&[])
             .iter()
             .any(|r| r.proto == proto && r.ports.contains(port))
+    }
+
+    /// Whether the port rules of the `key`-th host of a name table allow it.
+    fn key_allows(&self, key: Option<u32>, spans_of: &[u32], proto: Proto, port: u16) -> bool {
+        self.id_allows(key.and_then(|k| spans_of.get(k as usize)).copied(), proto, port)
     }
 
     fn id_allows(&self, id: Option<u32>, proto: Proto, port: u16) -> bool {
@@ -350,13 +372,13 @@ impl NetIndex {
         let Some(name) = name else { return false };
         let mut buf = [0u8; MAX_NAME];
         let Some(name) = lower_name(name, &mut buf) else { return false };
-        if self.id_allows(self.names.get(hash_name(name), name), proto, port) {
+        if self.key_allows(self.names.get(hash_name(name), name), &self.name_spans, proto, port) {
             return true;
         }
         // `*.suffix` matches one or more labels before the suffix.
         for (i, _) in name.iter().enumerate().skip(1).filter(|(_, b)| **b == b'.') {
             let suffix = name.get(i + 1..).unwrap_or(&[]);
-            if self.id_allows(self.suffixes.get(hash_name(suffix), suffix), proto, port) {
+            if self.key_allows(self.suffixes.get(hash_name(suffix), suffix), &self.suffix_spans, proto, port) {
                 return true;
             }
         }
@@ -368,6 +390,7 @@ impl NetIndex {
             + self.v6.iter().map(|(_, m)| m.capacity() * 21).sum::<usize>();
         self.names.heap_bytes()
             + self.suffixes.heap_bytes()
+            + (self.name_spans.len() + self.suffix_spans.len()) * 4
             + maps
             + self.spans.len() * size_of::<PortSpan>()
             + self.ports.len() * size_of::<PortRule>()
@@ -436,19 +459,19 @@ impl ApiIndex {
                 exact.insert(key, ());
             }
         }
-        let exact = BytesTable::build(exact.into_keys().map(|k| (hash_name(&k), k, 0)).collect());
-        let mut table = Vec::new();
-        let mut spans = Vec::new();
+        let exact = BytesTable::build(exact.keys().map(|k: &Vec<u8>| (hash_name(k), k.as_slice())));
+        let mut names = Vec::with_capacity(services.len());
+        let mut spans = Vec::with_capacity(services.len());
         let mut action_patterns = Vec::new();
         for (service, patterns) in services {
             let first = action_patterns.len() as u32;
             action_patterns.extend(patterns);
-            table.push((hash_name(&service), service, spans.len() as u32));
+            names.push(service);
             spans.push((first, action_patterns.len() as u32));
         }
         ApiIndex {
             exact,
-            services: BytesTable::build(table),
+            services: BytesTable::build(names.iter().map(|n| (hash_name(n), n.as_slice()))),
             service_spans: spans.into_boxed_slice(),
             action_patterns: action_patterns.into_boxed_slice(),
             wild_services: wild_services.into_boxed_slice(),

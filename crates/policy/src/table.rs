@@ -41,21 +41,22 @@ pub(crate) fn hash_name(key: &[u8]) -> u64 {
     hash_segment(SEED, key)
 }
 
+/// A set of distinct byte strings; a lookup answers with the key's index
+/// in build order, so callers keep their values in a parallel array.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BytesTable {
     /// 0 = empty, else 1 + index into `keys`.
     slots: Box<[u32]>,
-    /// Per key: (hash, offset in `arena`, length).
-    keys: Box<[(u64, u32, u32)]>,
-    values: Box<[u32]>,
+    /// Per key: offset and length in `arena`.
+    keys: Box<[(u32, u32)]>,
     arena: Box<[u8]>,
     shift: u32,
 }
 
 impl BytesTable {
-    /// Builds the table from (hash, key, value); keys must be distinct.
-    pub(crate) fn build(entries: Vec<(u64, Vec<u8>, u32)>) -> BytesTable {
-        if entries.is_empty() {
+    /// Builds the table from (hash, key) pairs; keys must be distinct.
+    pub(crate) fn build<'k>(entries: impl ExactSizeIterator<Item = (u64, &'k [u8])>) -> BytesTable {
+        if entries.len() == 0 {
             return BytesTable::default();
         }
         // Load factor ≤ 1/2 keeps probe sequences short.
@@ -63,28 +64,20 @@ impl BytesTable {
         let shift = 64 - cap.trailing_zeros();
         let mut slots = vec![0u32; cap].into_boxed_slice();
         let mut keys = Vec::with_capacity(entries.len());
-        let mut values = Vec::with_capacity(entries.len());
-        let mut arena = Vec::with_capacity(entries.iter().map(|e| e.1.len()).sum());
-        for (i, (hash, key, value)) in entries.into_iter().enumerate() {
+        let mut arena = Vec::new();
+        for (i, (hash, key)) in entries.enumerate() {
             let mut slot = slot_of(hash, shift);
             while slots[slot] != 0 {
                 slot = (slot + 1) & (cap - 1);
             }
             slots[slot] = i as u32 + 1;
-            keys.push((hash, arena.len() as u32, key.len() as u32));
-            values.push(value);
-            arena.extend_from_slice(&key);
+            keys.push((arena.len() as u32, key.len() as u32));
+            arena.extend_from_slice(key);
         }
-        BytesTable {
-            slots,
-            keys: keys.into_boxed_slice(),
-            values: values.into_boxed_slice(),
-            arena: arena.into_boxed_slice(),
-            shift,
-        }
+        BytesTable { slots, keys: keys.into_boxed_slice(), arena: arena.into_boxed_slice(), shift }
     }
 
-    /// Looks `key` up, given `hash` computed the way the table was built.
+    /// The index of `key`, given `hash` computed the way the table was built.
     #[inline]
     pub(crate) fn get(&self, hash: u64, key: &[u8]) -> Option<u32> {
         if self.slots.is_empty() {
@@ -97,17 +90,16 @@ impl BytesTable {
             if idx == 0 {
                 return None;
             }
-            let i = idx as usize - 1;
-            let &(h, off, len) = self.keys.get(i)?;
-            if h == hash && self.arena.get(off as usize..(off + len) as usize) == Some(key) {
-                return self.values.get(i).copied();
+            let &(off, len) = self.keys.get(idx as usize - 1)?;
+            if self.arena.get(off as usize..off as usize + len as usize) == Some(key) {
+                return Some(idx - 1);
             }
             slot = (slot + 1) & mask;
         }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.slots.len() * 4 + self.keys.len() * 16 + self.values.len() * 4 + self.arena.len()
+        self.slots.len() * 4 + self.keys.len() * 8 + self.arena.len()
     }
 }
 
@@ -124,7 +116,7 @@ mod tests {
     #[test]
     fn finds_every_key_and_nothing_else() {
         let keys: Vec<Vec<u8>> = (0..1000).map(|i| format!("/srv/app{i}/lib").into_bytes()).collect();
-        let t = BytesTable::build(keys.iter().enumerate().map(|(i, k)| (hash_path(k), k.clone(), i as u32)).collect());
+        let t = BytesTable::build(keys.iter().map(|k| (hash_path(k), k.as_slice())));
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(t.get(hash_path(k), k), Some(i as u32));
         }
@@ -132,6 +124,8 @@ mod tests {
         // Same hash, different key: the bytes decide.
         assert_eq!(t.get(hash_path(b"/srv/app1/lib"), b"/srv/app2/lib"), None);
         assert_eq!(BytesTable::default().get(SEED, b""), None);
+        let empty: [(u64, &[u8]); 0] = [];
+        assert_eq!(BytesTable::build(empty.into_iter()).get(SEED, b""), None);
     }
 
     #[test]
