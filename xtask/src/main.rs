@@ -1,1 +1,69 @@
-fn main() {}
+//! `cargo xtask`: the project's build, test, bench and demo commands.
+//!
+//! Plain Rust over `std::process::Command`, so it needs nothing but cargo.
+
+mod bench;
+mod demo;
+mod test;
+mod util;
+
+const HELP: &str = "\
+cargo xtask — rampart's project commands
+
+USAGE:
+    cargo xtask <COMMAND> [OPTIONS]
+
+COMMANDS:
+    test     Everything CI runs, failing fast: install rustfmt, clippy and
+             cargo-fuzz if missing; cargo fmt --check; clippy -D warnings;
+             cargo test --workspace; a smoke run of every benchmark; and a
+             bounded run of each fuzz target.
+               --fuzz-secs N   seconds per fuzz target (default 20;
+                               also RAMPART_FUZZ_SECS)
+               --no-fuzz       skip the fuzz steps
+    bench    Run the criterion benchmarks in full (a few minutes) and print
+             the README's Markdown table (ns per query, compile time, heap).
+               --table         only print the table from the last results
+               -- ARGS         passed to the benchmarks (e.g. a filter)
+    demo     Build rampart, learn a policy from the sample CloudWatch log
+             tests/data/orders-cloudwatch.log, then check and show it.
+               --keep          keep the learned policy.json
+    help     This text (also -h, --help).
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, rest)) => (c.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let code = match cmd {
+        "test" => match test::Options::parse(rest) {
+            Ok(opts) => test::main(opts),
+            Err(e) => usage_error(&e),
+        },
+        "bench" => report(bench::main(rest)),
+        "demo" => report(demo::main(rest)),
+        "help" | "-h" | "--help" => {
+            print!("{HELP}");
+            0
+        }
+        other => usage_error(&format!("unknown command `{other}`")),
+    };
+    std::process::exit(code);
+}
+
+fn usage_error(msg: &str) -> i32 {
+    eprintln!("cargo xtask: {msg}\n\n{HELP}");
+    2
+}
+
+fn report(result: Result<(), String>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{} {e}", util::paint("1;31", "cargo xtask: error:"));
+            1
+        }
+    }
+}

@@ -85,12 +85,25 @@ impl GlobIndex {
             })
             .collect();
         rules.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        // Exact capacities: no reallocation doubles the peak, and
+        // `into_boxed_slice` below does not copy.
+        let n_prefixes = rules.iter().enumerate().filter(|(i, r)| *i == 0 || rules[i - 1].0 != r.0).count();
+        let with_tail = rules.iter().filter(|r| !r.2.is_empty());
+        let n_tails = with_tail.clone().count();
+        let n_segs = with_tail.clone().map(|r| r.2.len()).sum();
+        let n_bytes = with_tail
+            .flat_map(|r| r.2)
+            .map(|s| match s {
+                GlobSeg::Literal(b) | GlobSeg::Wild(b) => b.len(),
+                GlobSeg::AnyDepth => 0,
+            })
+            .sum();
         let mut depths = 0u64;
-        let mut prefixes: Vec<&[u8]> = Vec::new();
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut tails = Vec::new();
-        let mut segs = Vec::new();
-        let mut arena = Vec::new();
+        let mut prefixes: Vec<&[u8]> = Vec::with_capacity(n_prefixes);
+        let mut entries: Vec<Entry> = Vec::with_capacity(n_prefixes);
+        let mut tails = Vec::with_capacity(n_tails);
+        let mut segs = Vec::with_capacity(n_segs);
+        let mut arena = Vec::with_capacity(n_bytes);
         for (prefix, access, tail) in rules {
             if prefixes.last() != Some(&prefix) {
                 let n_segs = prefix.iter().filter(|b| **b == b'/').count();
@@ -203,27 +216,38 @@ struct PortSpan {
     end: u32,
 }
 
-/// A multiply-shift hasher for integer keys (masked IP addresses): std's
-/// SipHash costs more than the whole lookup. Keys come from the policy, so
-/// flooding is not a concern.
+/// A hasher for integer keys (masked IP addresses): std's SipHash costs
+/// more than the whole lookup. A folded 64×64→128-bit multiply spreads
+/// every input bit over the low bits hashbrown indexes with (masked
+/// networks have all-zero low bits). Keys come from the policy, so flooding
+/// is not a concern.
 #[derive(Default)]
 struct IntHasher(u64);
+
+impl IntHasher {
+    fn mix(&mut self, n: u64) {
+        let full = u128::from(self.0 ^ n ^ 0x2545_f491_4f6c_dd1d) * 0x9e37_79b9_7f4a_7c15;
+        self.0 = (full as u64) ^ ((full >> 64) as u64);
+    }
+}
 
 impl Hasher for IntHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(w));
         }
     }
     fn write_u32(&mut self, n: u32) {
-        self.0 = (u64::from(n) ^ 0x2545_f491_4f6c_dd1d).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.mix(u64::from(n));
     }
     fn write_u128(&mut self, n: u128) {
-        let folded = (n as u64) ^ ((n >> 64) as u64).rotate_left(29);
-        self.0 = (folded ^ 0x2545_f491_4f6c_dd1d).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.mix(n as u64);
+        self.mix((n >> 64) as u64);
     }
 }
 

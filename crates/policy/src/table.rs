@@ -55,7 +55,7 @@ pub(crate) struct BytesTable {
 
 impl BytesTable {
     /// Builds the table from (hash, key) pairs; keys must be distinct.
-    pub(crate) fn build<'k>(entries: impl ExactSizeIterator<Item = (u64, &'k [u8])>) -> BytesTable {
+    pub(crate) fn build<'k>(entries: impl ExactSizeIterator<Item = (u64, &'k [u8])> + Clone) -> BytesTable {
         if entries.len() == 0 {
             return BytesTable::default();
         }
@@ -64,7 +64,7 @@ impl BytesTable {
         let shift = 64 - cap.trailing_zeros();
         let mut slots = vec![0u32; cap].into_boxed_slice();
         let mut keys = Vec::with_capacity(entries.len());
-        let mut arena = Vec::new();
+        let mut arena = Vec::with_capacity(entries.clone().map(|(_, k)| k.len()).sum());
         for (i, (hash, key)) in entries.enumerate() {
             let mut slot = slot_of(hash, shift);
             while slots[slot] != 0 {

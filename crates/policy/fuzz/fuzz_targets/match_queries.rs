@@ -95,7 +95,9 @@ impl Ip {
         match self {
             Ip::V4Small(a, b) => IpAddr::V4(Ipv4Addr::new(10, 0, a % 4, b % 4)),
             Ip::V4(x) => IpAddr::V4(Ipv4Addr::from(x)),
-            Ip::V6Small(a, b) => IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, u16::from(a % 4), u16::from(b % 4))),
+            Ip::V6Small(a, b) => {
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, u16::from(a % 4), u16::from(b % 4)))
+            }
             Ip::Mapped(a, b) => IpAddr::V6(Ipv4Addr::new(10, 0, a % 4, b % 4).to_ipv6_mapped()),
             Ip::V6(x) => IpAddr::V6(Ipv6Addr::from(x)),
         }
@@ -258,16 +260,36 @@ impl RuleText {
 
 #[derive(Arbitrary, Debug)]
 enum Query {
-    File { path: PathText, access: u8 },
-    RawFile { path: Vec<u8>, access: u8 },
+    File {
+        path: PathText,
+        access: u8,
+    },
+    RawFile {
+        path: Vec<u8>,
+        access: u8,
+    },
     Process(PathText),
     RawProcess(Vec<u8>),
-    Connect { udp: bool, ip: Option<Ip>, name: Option<u8>, upper: bool, dot: bool, raw_name: Option<Vec<u8>>, port: Port },
+    Connect {
+        udp: bool,
+        ip: Option<Ip>,
+        name: Option<u8>,
+        upper: bool,
+        dot: bool,
+        raw_name: Option<Vec<u8>>,
+        port: Port,
+    },
     Unix(PathText),
     UnixAbstract(Vec<Seg>),
     RawUnix(Vec<u8>),
-    Api { service: u8, action: Option<u8> },
-    RawApi { service: String, action: Option<String> },
+    Api {
+        service: u8,
+        action: Option<u8>,
+    },
+    RawApi {
+        service: String,
+        action: Option<String>,
+    },
     Input(u8),
 }
 
@@ -285,8 +307,10 @@ fn check(policy: &Policy, m: &Matcher, q: &Query) {
     match q {
         Query::File { path, access: a } => {
             let path = path.text();
-            let (got, want) =
-                (m.allows_file(path.as_bytes(), access(*a)), reference::allows_file(policy, path.as_bytes(), access(*a)));
+            let (got, want) = (
+                m.allows_file(path.as_bytes(), access(*a)),
+                reference::allows_file(policy, path.as_bytes(), access(*a)),
+            );
             assert_eq!(got, want, "allows_file({path:?}, {:?})", access(*a));
         }
         Query::RawFile { path, access: a } => {

@@ -1,0 +1,227 @@
+//! `cargo xtask test`: every check CI runs, in order, failing fast.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::util::{cargo, fmt_duration, paint, root, run, show, succeeds};
+
+/// The cargo-fuzz release this project pins (builds on Rust 1.95).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+/// Where the fuzz crate lives, relative to the workspace root.
+pub const FUZZ_DIR: &str = "crates/policy/fuzz";
+/// Its targets; seeds are in `FUZZ_DIR/seeds/TARGET/`.
+pub const FUZZ_TARGETS: [&str; 2] = ["parse_policy", "match_queries"];
+const DEFAULT_FUZZ_SECS: u64 = 20;
+
+pub struct Options {
+    pub fuzz_secs: u64,
+    pub skip_fuzz: bool,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Options, String> {
+        let mut opts = Options { fuzz_secs: DEFAULT_FUZZ_SECS, skip_fuzz: false };
+        if let Some(v) = std::env::var_os("RAMPART_FUZZ_SECS") {
+            opts.fuzz_secs = parse_secs(&v.to_string_lossy())?;
+        }
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--fuzz-secs" => {
+                    opts.fuzz_secs = parse_secs(it.next().ok_or("--fuzz-secs needs a number of seconds")?)?
+                }
+                "--no-fuzz" => opts.skip_fuzz = true,
+                other => return Err(format!("test: unknown argument `{other}`")),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+fn parse_secs(s: &str) -> Result<u64, String> {
+    s.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("fuzz seconds must be a positive number, not `{s}`"))
+}
+
+type StepFn = Box<dyn FnOnce() -> Result<(), String>>;
+
+struct Step {
+    name: String,
+    what: String,
+    run: StepFn,
+}
+
+fn step(name: &str, what: impl Into<String>, run: impl FnOnce() -> Result<(), String> + 'static) -> Step {
+    Step { name: name.to_owned(), what: what.into(), run: Box::new(run) }
+}
+
+/// A cargo step: announced with its command line.
+fn cargo_step(name: &str, args: &[&str]) -> Step {
+    let mut cmd = cargo();
+    cmd.args(args);
+    let what = show(&cmd);
+    step(name, what, move || run(&mut cmd))
+}
+
+pub fn main(opts: Options) -> i32 {
+    let fuzz_dir = root().join(FUZZ_DIR);
+    let fuzz_manifest = fuzz_dir.join("Cargo.toml");
+    let fuzz_manifest = fuzz_manifest.to_string_lossy().into_owned();
+
+    let mut steps = vec![
+        step("tools", "rustfmt, clippy and cargo-fuzz, installed only if missing", ensure_tools),
+        cargo_step("fmt", &["fmt", "--all", "--", "--check"]),
+        cargo_step("fmt-fuzz", &["fmt", "--manifest-path", &fuzz_manifest, "--", "--check"]),
+        cargo_step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        cargo_step("test", &["test", "--workspace"]),
+        cargo_step("bench-smoke", &["bench", "-p", "rampart-benches", "--", "--test"]),
+    ];
+    if !opts.skip_fuzz {
+        let mut build = fuzz_cmd(&fuzz_dir);
+        build.args(["build", "--sanitizer", "address"]);
+        let what = show(&build);
+        steps.push(step("fuzz-build", what, move || run(&mut build)));
+        for target in FUZZ_TARGETS {
+            let dir = fuzz_dir.clone();
+            let secs = opts.fuzz_secs;
+            let what = format!("cargo fuzz run {target} for {secs}s (seeds in {FUZZ_DIR}/seeds/{target})");
+            steps.push(step(&format!("fuzz-{target}"), what, move || fuzz_run(&dir, target, secs)));
+        }
+    }
+
+    let total = steps.len();
+    let started = Instant::now();
+    let mut done: Vec<(String, Duration)> = Vec::new();
+    for (i, s) in steps.into_iter().enumerate() {
+        println!("\n{} {}", paint("1;36", &format!("==> [{}/{total}] {}:", i + 1, s.name)), s.what);
+        let t = Instant::now();
+        let result = (s.run)();
+        let took = t.elapsed();
+        match result {
+            Ok(()) => {
+                println!("{}", paint("32", &format!("<== {} passed in {}", s.name, fmt_duration(took))));
+                done.push((s.name, took));
+            }
+            Err(e) => {
+                eprintln!(
+                    "\n{} {e}",
+                    paint("1;31", &format!("xtask test: step `{}` FAILED after {}:", s.name, fmt_duration(took)))
+                );
+                summary(&done, Some(&s.name), total, started.elapsed());
+                return 1;
+            }
+        }
+    }
+    summary(&done, None, total, started.elapsed());
+    0
+}
+
+fn summary(done: &[(String, Duration)], failed: Option<&str>, total: usize, took: Duration) {
+    println!("\n{}", paint("1", "xtask test summary"));
+    for (name, d) in done {
+        println!("  {}  {name:<20} {:>8}", paint("32", "ok  "), fmt_duration(*d));
+    }
+    if let Some(name) = failed {
+        println!("  {}  {name:<20}", paint("31", "FAIL"));
+    }
+    let not_run = total - done.len() - usize::from(failed.is_some());
+    if not_run > 0 {
+        println!("  ({not_run} later step(s) not run)");
+    }
+    println!("total {}", fmt_duration(took));
+    println!("steps: {} passed, {} failed", done.len(), usize::from(failed.is_some()));
+}
+
+/// `cargo fuzz` in the fuzz crate, on the stable toolchain: cargo fuzz
+/// passes `-Z` flags (sanitizer, coverage) that stable rustc accepts only
+/// with `RUSTC_BOOTSTRAP=1`.
+fn fuzz_cmd(fuzz_dir: &Path) -> Command {
+    let mut cmd = cargo();
+    cmd.arg("fuzz").current_dir(fuzz_dir).env("RUSTC_BOOTSTRAP", "1");
+    cmd
+}
+
+/// Runs one fuzz target for `secs` seconds: new inputs go to the ignored
+/// `corpus/TARGET`, the committed `seeds/TARGET` is read only. libFuzzer's
+/// chatter goes to `artifacts/TARGET.log`; its tail is shown on failure.
+fn fuzz_run(fuzz_dir: &Path, target: &str, secs: u64) -> Result<(), String> {
+    let corpus = format!("corpus/{target}");
+    let seeds = format!("seeds/{target}");
+    std::fs::create_dir_all(fuzz_dir.join(&corpus)).map_err(|e| format!("cannot create {corpus}: {e}"))?;
+    std::fs::create_dir_all(fuzz_dir.join("artifacts")).map_err(|e| format!("cannot create artifacts/: {e}"))?;
+    let log_path = fuzz_dir.join(format!("artifacts/{target}.log"));
+    let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log2 = log.try_clone().map_err(|e| e.to_string())?;
+
+    let mut cmd = fuzz_cmd(fuzz_dir);
+    cmd.args(["run", "--sanitizer", "address", target, &corpus, &seeds, "--"])
+        .arg(format!("-max_total_time={secs}"))
+        .args(["-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"]);
+    // A libFuzzer dictionary next to the targets, if the target has one.
+    if fuzz_dir.join(format!("{target}.dict")).is_file() {
+        cmd.arg(format!("-dict={target}.dict"));
+    }
+    cmd.stdout(log).stderr(log2);
+    println!("    {}", show(&cmd));
+    let status = cmd.status().map_err(|e| format!("cannot start `{}`: {e}", show(&cmd)))?;
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    if status.success() {
+        for line in text.lines().filter(|l| l.starts_with("Done ") || l.starts_with("stat::number_of_executed_units")) {
+            println!("    {line}");
+        }
+        return Ok(());
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    for line in &lines[lines.len().saturating_sub(60)..] {
+        eprintln!("    {line}");
+    }
+    Err(format!(
+        "fuzz target `{target}` failed ({status}); full log: {}; a crashing input is saved under {}/artifacts/{target}/ \
+         (reproduce: cd {FUZZ_DIR} && RUSTC_BOOTSTRAP=1 cargo fuzz run {target} artifacts/{target}/<file>)",
+        log_path.display(),
+        FUZZ_DIR
+    ))
+}
+
+fn ensure_tools() -> Result<(), String> {
+    // rustfmt and clippy: rustup components.
+    let installed = Command::new("rustup").args(["component", "list", "--installed"]).output();
+    match installed {
+        Ok(out) if out.status.success() => {
+            let list = String::from_utf8_lossy(&out.stdout);
+            for comp in ["rustfmt", "clippy"] {
+                if list.lines().any(|l| l.starts_with(&format!("{comp}-")) || l == comp) {
+                    println!("    {comp}: installed");
+                } else {
+                    println!("    {comp}: missing, installing");
+                    run(Command::new("rustup").args(["component", "add", comp]))?;
+                }
+            }
+        }
+        _ => {
+            // No rustup: the tools must come with the toolchain.
+            for (comp, sub) in [("rustfmt", "fmt"), ("clippy", "clippy")] {
+                if !succeeds(cargo().args([sub, "--version"])) {
+                    return Err(format!("`cargo {sub}` is missing and there is no rustup to install {comp}"));
+                }
+                println!("    {comp}: installed");
+            }
+        }
+    }
+    // cargo-fuzz: from crates.io, pinned.
+    let version = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["fuzz", "--version"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match version {
+        Some(v) => println!("    cargo-fuzz: {v}"),
+        None => {
+            println!("    cargo-fuzz: missing, installing {CARGO_FUZZ_VERSION}");
+            run(cargo().args(["install", "cargo-fuzz", "--version", CARGO_FUZZ_VERSION, "--locked"]))?;
+        }
+    }
+    Ok(())
+}
