@@ -9,7 +9,9 @@
 
 use std::net::IpAddr;
 
-use rampart_policy::{Access, ApiRule, FileRule, Glob, GlobSeg, HostPattern, NetRule, PolicyDoc, Rule, UnixPattern};
+use rampart_policy::{
+    Access, ApiRule, FileRule, Glob, GlobSeg, HostPattern, NetRule, PolicyDoc, Rule, UnixPattern, wildcard_match,
+};
 
 /// True when every activity `b` allows is allowed by `a`.
 pub fn covers(a: &Rule, b: &Rule) -> bool {
@@ -81,7 +83,7 @@ fn segs_cover(a: &[GlobSeg], b: &[GlobSeg]) -> bool {
 fn seg_covers(x: &GlobSeg, y: &GlobSeg) -> bool {
     match (x, y) {
         (GlobSeg::Literal(l), GlobSeg::Literal(m)) => l == m,
-        (GlobSeg::Wild(p), GlobSeg::Literal(l)) => wild_match(p, l, false),
+        (GlobSeg::Wild(p), GlobSeg::Literal(l)) => wildcard_match(p, l),
         (GlobSeg::Wild(p), GlobSeg::Wild(q)) => p == q || all_stars(p),
         _ => false,
     }
@@ -93,51 +95,6 @@ fn all_stars(p: &[u8]) -> bool {
     p.iter().all(|&c| c == b'*')
 }
 
-/// `*` (any run) and `?` (one character) wildcard matching of `text`.
-pub fn wild_match(pat: &[u8], text: &[u8], ignore_case: bool) -> bool {
-    let eq = |a: u8, b: u8| if ignore_case { a.eq_ignore_ascii_case(&b) } else { a == b };
-    let (mut p, mut t) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pat.get(p) {
-            Some(b'*') => {
-                star = Some((p + 1, t));
-                p += 1;
-                continue;
-            }
-            Some(b'?') => {
-                p += 1;
-                t = after_char(text, t);
-                continue;
-            }
-            Some(&c) if eq(c, text[t]) => {
-                p += 1;
-                t += 1;
-                continue;
-            }
-            _ => {}
-        }
-        match star {
-            Some((sp, st)) => {
-                let next = after_char(text, st);
-                star = Some((sp, next));
-                p = sp;
-                t = next;
-            }
-            None => return false,
-        }
-    }
-    pat.get(p..).unwrap_or_default().iter().all(|&c| c == b'*')
-}
-
-fn after_char(text: &[u8], i: usize) -> usize {
-    let mut j = i + 1;
-    while text.get(j).is_some_and(|b| b & 0xC0 == 0x80) {
-        j += 1;
-    }
-    j
-}
-
 fn net_covers(a: &NetRule, b: &NetRule) -> bool {
     match (a, b) {
         (NetRule::Host { proto: pa, host: ha, ports: ra }, NetRule::Host { proto: pb, host: hb, ports: rb }) => {
@@ -145,7 +102,7 @@ fn net_covers(a: &NetRule, b: &NetRule) -> bool {
         }
         (NetRule::Unix(UnixPattern::Path(a)), NetRule::Unix(UnixPattern::Path(b))) => glob_covers(a, b),
         (NetRule::Unix(UnixPattern::Abstract(a)), NetRule::Unix(UnixPattern::Abstract(b))) => {
-            a == b || all_stars(a.as_bytes()) || (!has_wild(b) && wild_match(a.as_bytes(), b.as_bytes(), false))
+            a == b || all_stars(a.as_bytes()) || (!has_wild(b) && wildcard_match(a.as_bytes(), b.as_bytes()))
         }
         _ => false,
     }
@@ -191,7 +148,7 @@ fn api_covers(a: &ApiRule, b: &ApiRule) -> bool {
     let part = |p: &str, q: &str| {
         p.eq_ignore_ascii_case(q)
             || p.bytes().all(|c| c == b'*')
-            || (!has_wild(q) && wild_match(p.as_bytes(), q.as_bytes(), true))
+            || (!has_wild(q) && wildcard_match(p.to_ascii_lowercase().as_bytes(), q.to_ascii_lowercase().as_bytes()))
     };
     part(&a.service, &b.service) && part(&a.action, &b.action)
 }

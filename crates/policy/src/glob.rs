@@ -189,10 +189,11 @@ pub(crate) fn match_segments<'s>(seg: impl Fn(usize) -> Option<SegRef<'s>>, path
 }
 
 /// Matches one segment pattern with `*` (any run of bytes) and `?` (one
-/// character: a byte and its UTF-8 continuation bytes) against one segment.
+/// character: a byte and its UTF-8 continuation bytes) against one segment
+/// (or any byte string: `/` is not special here).
 /// Classic greedy wildcard matching with single-star backtracking: linear
 /// in practice, O(n·m) at worst, never recursive, never allocating.
-pub(crate) fn match_wild(pat: &[u8], text: &[u8]) -> bool {
+pub fn match_wild(pat: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {

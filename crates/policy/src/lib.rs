@@ -30,7 +30,7 @@ mod types;
 
 pub use doc::{Policy, PolicyDoc, VERSION};
 pub use error::PolicyError;
-pub use glob::{Glob, GlobSeg};
+pub use glob::{Glob, GlobSeg, match_wild as wildcard_match};
 pub use matcher::{Connect, Matcher, Verdict};
 pub use path::{PATH_MAX, normalize_path};
 pub use rule::{ApiRule, FileRule, HostPattern, NetRule, PortRange, Rule, UnixPattern, canonical_ip};
