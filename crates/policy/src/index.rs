@@ -487,7 +487,9 @@ impl ApiIndex {
         let mut names = Vec::with_capacity(services.len());
         let mut spans = Vec::with_capacity(services.len());
         let mut action_patterns = Vec::new();
-        for (service, patterns) in services {
+        for (service, mut patterns) in services {
+            patterns.sort_unstable();
+            patterns.dedup();
             let first = action_patterns.len() as u32;
             action_patterns.extend(patterns);
             names.push(service);
