@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use crate::glob::{Glob, GlobSeg, SegRef, match_segments, match_wild, next_segment, root_as_empty};
 use crate::path::{PATH_MAX, is_normalized, normalize_path};
-use crate::rule::{HostPattern, PortRange, canonical_ip};
+use crate::rule::{HostPattern, PortRange, canonical_ip, v4_mask, v6_mask};
 use crate::table::{BytesTable, SEED, hash_name, hash_path, hash_segment};
 use crate::types::{Access, Proto};
 
@@ -376,8 +376,7 @@ impl NetIndex {
             Some(IpAddr::V4(v4)) => {
                 let bits = u32::from(v4);
                 for (len, table) in &self.v4 {
-                    let mask = if *len == 0 { 0 } else { u32::MAX << (32 - u32::from(*len)) };
-                    if self.id_allows(table.get(&(bits & mask)).copied(), proto, port) {
+                    if self.id_allows(table.get(&(bits & v4_mask(*len))).copied(), proto, port) {
                         return true;
                     }
                 }
@@ -385,8 +384,7 @@ impl NetIndex {
             Some(IpAddr::V6(v6)) => {
                 let bits = u128::from(v6);
                 for (len, table) in &self.v6 {
-                    let mask = if *len == 0 { 0 } else { u128::MAX << (128 - u32::from(*len)) };
-                    if self.id_allows(table.get(&(bits & mask)).copied(), proto, port) {
+                    if self.id_allows(table.get(&(bits & v6_mask(*len))).copied(), proto, port) {
                         return true;
                     }
                 }

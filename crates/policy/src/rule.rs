@@ -282,19 +282,21 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The IPv4 netmask with the first `len` bits set (`len` ≥ 32: all).
+pub(crate) const fn v4_mask(len: u8) -> u32 {
+    if len == 0 { 0 } else { u32::MAX << (32 - if len > 32 { 32 } else { len as u32 }) }
+}
+
+/// The IPv6 netmask with the first `len` bits set (`len` ≥ 128: all).
+pub(crate) const fn v6_mask(len: u8) -> u128 {
+    if len == 0 { 0 } else { u128::MAX << (128 - if len > 128 { 128 } else { len as u32 }) }
+}
+
 /// Clears the host bits of `ip` beyond the first `len`.
 pub(crate) fn mask_ip(ip: IpAddr, len: u8) -> IpAddr {
     match ip {
-        IpAddr::V4(v4) => {
-            let bits = u32::from(v4);
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
-            IpAddr::V4(Ipv4Addr::from(bits & mask))
-        }
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) };
-            IpAddr::V6(Ipv6Addr::from(bits & mask))
-        }
+        IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from(u32::from(v4) & v4_mask(len))),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & v6_mask(len))),
     }
 }
 
