@@ -192,14 +192,6 @@ impl GlobIndex {
             }
         }
     }
-
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.prefixes.heap_bytes()
-            + self.entries.len() * size_of::<Entry>()
-            + self.tails.len() * size_of::<Tail>()
-            + self.segs.len() * size_of::<Seg>()
-            + self.arena.len()
-    }
 }
 
 /// One port rule of a host: protocol and an inclusive port range.
@@ -406,17 +398,6 @@ impl NetIndex {
         }
         false
     }
-
-    pub(crate) fn heap_bytes(&self) -> usize {
-        let maps: usize = self.v4.iter().map(|(_, m)| m.capacity() * 9).sum::<usize>()
-            + self.v6.iter().map(|(_, m)| m.capacity() * 21).sum::<usize>();
-        self.names.heap_bytes()
-            + self.suffixes.heap_bytes()
-            + (self.name_spans.len() + self.suffix_spans.len()) * 4
-            + maps
-            + self.spans.len() * size_of::<PortSpan>()
-            + self.ports.len() * size_of::<PortRule>()
-    }
 }
 
 fn ip_key(ip: IpAddr, len: Option<u8>) -> HostKey {
@@ -440,8 +421,9 @@ pub(crate) fn lower_name<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option
     Some(out)
 }
 
-/// The longest `service:Action` looked up; longer queries are not allowed.
-pub(crate) const MAX_API: usize = 256;
+/// The longest `service:Action` looked up; longer queries are not allowed
+/// (they do not fit the stack buffer, so `allows` answers no).
+const MAX_API: usize = 256;
 
 /// API rules: exact `service:action` keys, wildcard actions per exact
 /// service, and the rare rules with a wildcard service, all lower-case.
@@ -529,13 +511,5 @@ impl ApiIndex {
             }
         }
         self.wild_services.iter().any(|(s, a)| match_wild(s, svc) && match_wild(a, act))
-    }
-
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.exact.heap_bytes()
-            + self.services.heap_bytes()
-            + self.service_spans.len() * 8
-            + self.action_patterns.iter().map(|p| p.len() + 16).sum::<usize>()
-            + self.wild_services.iter().map(|(s, a)| s.len() + a.len() + 32).sum::<usize>()
     }
 }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::doc::Policy;
 use crate::glob::match_wild;
-use crate::index::{ApiIndex, GlobIndex, MAX_API, NetIndex, with_normalized};
+use crate::index::{ApiIndex, GlobIndex, NetIndex, with_normalized};
 use crate::rule::{NetRule, UnixPattern};
 use crate::types::{Access, Category, CategorySet, InputSource, Mode, Proto};
 
@@ -137,22 +137,10 @@ impl Matcher {
     /// May this AWS API action be called? With `action` `None` (only the
     /// service is known), any rule for the service allows it.
     pub fn allows_api(&self, service: &str, action: Option<&str>) -> bool {
-        service.len() + action.map_or(0, |a| a.len() + 1) <= MAX_API && self.api.allows(service, action)
+        self.api.allows(service, action)
     }
 
     pub fn allows_input(&self, src: InputSource) -> bool {
         self.input & src.bit() != 0
-    }
-}
-
-impl Matcher {
-    /// Heap bytes held by the compiled indexes (an estimate for hash maps).
-    pub fn heap_bytes(&self) -> usize {
-        self.file.heap_bytes()
-            + self.process.heap_bytes()
-            + self.net.heap_bytes()
-            + self.unix_paths.heap_bytes()
-            + self.unix_abstract.iter().map(|p| p.len() + 16).sum::<usize>()
-            + self.api.heap_bytes()
     }
 }

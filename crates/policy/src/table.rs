@@ -97,10 +97,6 @@ impl BytesTable {
             slot = (slot + 1) & mask;
         }
     }
-
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.slots.len() * 4 + self.keys.len() * 8 + self.arena.len()
-    }
 }
 
 #[inline]
