@@ -10,7 +10,8 @@
 use std::net::IpAddr;
 
 use rampart_policy::{
-    Access, ApiRule, FileRule, Glob, GlobSeg, HostPattern, NetRule, PolicyDoc, Rule, UnixPattern, wildcard_match,
+    Access, ApiRule, FileRule, Glob, GlobSeg, HostPattern, NetRule, PolicyDoc, Rule, UnixPattern, mask_ip,
+    wildcard_match,
 };
 
 /// True when every activity `b` allows is allowed by `a`.
@@ -131,17 +132,7 @@ fn under(name: &str, suffix: &str) -> bool {
 }
 
 fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) => {
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
-            u32::from(ip) & mask == u32::from(net)
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) => {
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) };
-            u128::from(ip) & mask == u128::from(net)
-        }
-        _ => false,
-    }
+    ip.is_ipv4() == net.is_ipv4() && mask_ip(ip, len) == net
 }
 
 fn api_covers(a: &ApiRule, b: &ApiRule) -> bool {

@@ -33,5 +33,5 @@ pub use error::PolicyError;
 pub use glob::{Glob, GlobSeg, match_wild as wildcard_match};
 pub use matcher::{Connect, Matcher, Verdict};
 pub use path::{PATH_MAX, normalize_path};
-pub use rule::{ApiRule, FileRule, HostPattern, NetRule, PortRange, Rule, UnixPattern, canonical_ip};
+pub use rule::{ApiRule, FileRule, HostPattern, NetRule, PortRange, Rule, UnixPattern, canonical_ip, mask_ip};
 pub use types::{Access, Category, CategorySet, InputSource, Mode, Proto};

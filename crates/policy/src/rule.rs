@@ -292,8 +292,9 @@ pub(crate) const fn v6_mask(len: u8) -> u128 {
     if len == 0 { 0 } else { u128::MAX << (128 - if len > 128 { 128 } else { len as u32 }) }
 }
 
-/// Clears the host bits of `ip` beyond the first `len`.
-pub(crate) fn mask_ip(ip: IpAddr, len: u8) -> IpAddr {
+/// Clears the host bits of `ip` beyond the first `len` (the network of
+/// `ip/len`).
+pub fn mask_ip(ip: IpAddr, len: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from(u32::from(v4) & v4_mask(len))),
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & v6_mask(len))),
