@@ -12,6 +12,7 @@
 mod files;
 mod learn;
 mod policy;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,27 @@ enum Command {
     /// Check, show, edit and compare policy.json files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Run a command under protection: librampart.so preloaded, with the
+    /// policy and mode given here.
+    ///
+    /// Every dynamically linked program the command starts is covered too.
+    /// The library is RAMPART_LIB, or librampart.so next to this binary.
+    /// Exit status is the command's; 127 when it cannot be found.
+    Run(RunArgs),
+}
+
+/// Options of `rampart run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The policy file (RAMPART_POLICY); without it: profile mode, nothing allowed yet.
+    #[arg(long, value_name = "P")]
+    pub policy: Option<PathBuf>,
+    /// profile, alert, block or off; overrides the policy's mode (RAMPART_MODE).
+    #[arg(long, value_name = "M")]
+    pub mode: Option<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(value_name = "CMD", required = true, last = true)]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// Options of `rampart learn`.
@@ -149,6 +171,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Learn(args) => learn::run(args),
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(code) => code,

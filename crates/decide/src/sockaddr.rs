@@ -1,0 +1,101 @@
+//! Socket addresses (the bytes a `connect` or `sendto` caller passes) →
+//! the peer the call reaches.
+//!
+//! Layouts are Linux's `sockaddr_in`, `sockaddr_in6` and `sockaddr_un`;
+//! the family is in host byte order, ports and addresses in network order.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub const AF_UNSPEC: u16 = 0;
+pub const AF_UNIX: u16 = 1;
+pub const AF_INET: u16 = 2;
+pub const AF_INET6: u16 = 10;
+
+/// Where a socket call goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer<'a> {
+    /// An IP peer; IPv4-mapped IPv6 addresses are given as IPv4.
+    Inet { ip: IpAddr, port: u16 },
+    /// A Unix socket at a path (as given: maybe relative).
+    UnixPath(&'a [u8]),
+    /// An abstract Unix socket name (without its leading NUL).
+    UnixAbstract(&'a [u8]),
+    /// `AF_UNSPEC` (dissolves a UDP association) or an unnamed Unix
+    /// address: nothing is reached.
+    Nowhere,
+    /// Another family (netlink, packet, vsock, ...) or a malformed
+    /// address the kernel will reject: not checked.
+    Other(u16),
+}
+
+/// Reads a socket address of `bytes.len()` bytes (the caller's `addrlen`,
+/// capped to what was readable).
+pub fn parse(bytes: &[u8]) -> Peer<'_> {
+    let Some(&[f0, f1]) = bytes.get(..2).and_then(|b| <&[u8; 2]>::try_from(b).ok()) else {
+        return Peer::Other(u16::MAX);
+    };
+    let family = u16::from_ne_bytes([f0, f1]);
+    let port = || bytes.get(2..4).and_then(|p| p.try_into().ok()).map(u16::from_be_bytes);
+    match family {
+        AF_UNSPEC => Peer::Nowhere,
+        AF_INET => match (port(), bytes.get(4..8).and_then(|a| <[u8; 4]>::try_from(a).ok())) {
+            (Some(port), Some(a)) => Peer::Inet { ip: IpAddr::V4(Ipv4Addr::from(a)), port },
+            _ => Peer::Other(family),
+        },
+        AF_INET6 => match (port(), bytes.get(8..24).and_then(|a| <[u8; 16]>::try_from(a).ok())) {
+            (Some(port), Some(a)) => Peer::Inet { ip: IpAddr::V6(Ipv6Addr::from(a)).to_canonical(), port },
+            _ => Peer::Other(family),
+        },
+        AF_UNIX => {
+            let path = bytes.get(2..).unwrap_or(&[]);
+            match path.split_first() {
+                None => Peer::Nowhere,
+                Some((0, name)) => Peer::UnixAbstract(name),
+                Some(_) => Peer::UnixPath(path.split(|&b| b == 0).next().unwrap_or(&[])),
+            }
+        }
+        other => Peer::Other(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    fn v4(port: u16, ip: [u8; 4]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&AF_INET.to_ne_bytes());
+        b.extend_from_slice(&port.to_be_bytes());
+        b.extend_from_slice(&ip);
+        b.extend_from_slice(&[0; 8]);
+        b
+    }
+
+    #[test]
+    fn families() {
+        assert_eq!(parse(&v4(443, [10, 0, 0, 1])), Peer::Inet { ip: "10.0.0.1".parse().unwrap(), port: 443 });
+        let mut b = Vec::new();
+        b.extend_from_slice(&AF_INET6.to_ne_bytes());
+        b.extend_from_slice(&53u16.to_be_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&"::ffff:127.0.0.1".parse::<Ipv6Addr>().unwrap().octets());
+        b.extend_from_slice(&[0; 4]);
+        assert_eq!(parse(&b), Peer::Inet { ip: "127.0.0.1".parse().unwrap(), port: 53 });
+        b[8..24].copy_from_slice(&"::1".parse::<Ipv6Addr>().unwrap().octets());
+        assert_eq!(parse(&b), Peer::Inet { ip: "::1".parse().unwrap(), port: 53 });
+        assert_eq!(parse(&b[..20]), Peer::Other(AF_INET6));
+
+        let mut u = AF_UNIX.to_ne_bytes().to_vec();
+        assert_eq!(parse(&u), Peer::Nowhere);
+        u.extend_from_slice(b"/run/x.sock\0\0\0garbage");
+        assert_eq!(parse(&u), Peer::UnixPath(b"/run/x.sock"));
+        let mut a = AF_UNIX.to_ne_bytes().to_vec();
+        a.extend_from_slice(b"\0name\0x");
+        assert_eq!(parse(&a), Peer::UnixAbstract(b"name\0x"));
+        assert_eq!(parse(&AF_UNSPEC.to_ne_bytes()), Peer::Nowhere);
+        assert_eq!(parse(&16u16.to_ne_bytes()), Peer::Other(16));
+        assert_eq!(parse(&[2]), Peer::Other(u16::MAX));
+        assert_eq!(parse(&v4(1, [1, 2, 3, 4])[..6]), Peer::Other(AF_INET));
+    }
+}

@@ -1,0 +1,253 @@
+//! The open family as libc exports it: every entry point CPython, Node,
+//! the JDK and .NET were seen to use (see DESIGN.md), each converting its
+//! arguments and handing them to `ops::file`.
+//!
+//! `open`'s mode is variadic in C; stable Rust cannot define a variadic
+//! function, so it is taken as a plain third argument, which is how the
+//! x86_64 and aarch64 Linux ABIs pass it. It is only read with `O_CREAT` or
+//! `O_TMPFILE`. The fortify variants (`__open_2`, ...) have no mode.
+
+use std::ffi::{c_char, c_int, c_uint};
+
+use libc::{DIR, FILE};
+use rampart_decide::flags::{O_CLOEXEC, O_DIRECTORY, O_RDONLY, fopen_flags};
+
+use crate::ops::file::{self, Decision};
+use crate::real::{self, Real, call_real};
+use crate::state;
+use crate::sys;
+
+type OpenFn = unsafe extern "C" fn(*const c_char, c_int, ...) -> c_int;
+type OpenatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, ...) -> c_int;
+type Open2Fn = unsafe extern "C" fn(*const c_char, c_int) -> c_int;
+type Openat2Fn = unsafe extern "C" fn(c_int, *const c_char, c_int) -> c_int;
+type CreatFn = unsafe extern "C" fn(*const c_char, libc::mode_t) -> c_int;
+type FopenFn = unsafe extern "C" fn(*const c_char, *const c_char) -> *mut FILE;
+type FreopenFn = unsafe extern "C" fn(*const c_char, *const c_char, *mut FILE) -> *mut FILE;
+type FdopenFn = unsafe extern "C" fn(c_int, *const c_char) -> *mut FILE;
+type OpendirFn = unsafe extern "C" fn(*const c_char) -> *mut DIR;
+type FdopendirFn = unsafe extern "C" fn(c_int) -> *mut DIR;
+
+/// `open`-shaped entry points.
+fn open_like(op: &'static str, real: &'static Real, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    let plain = |_dirfd: c_int, p: *const c_char, f: c_int, m: c_uint| call_real!(real, OpenFn, -1, (p, f, m));
+    match state::checked() {
+        Some(st) if !path.is_null() => file::open(st, op, libc::AT_FDCWD, path, flags, mode, plain),
+        _ => plain(libc::AT_FDCWD, path, flags, mode),
+    }
+}
+
+fn openat_like(
+    op: &'static str,
+    real: &'static Real,
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> c_int {
+    let plain = |d: c_int, p: *const c_char, f: c_int, m: c_uint| call_real!(real, OpenatFn, -1, (d, p, f, m));
+    match state::checked() {
+        Some(st) if !path.is_null() => file::open(st, op, dirfd, path, flags, mode, plain),
+        _ => plain(dirfd, path, flags, mode),
+    }
+}
+
+/// # Safety
+/// As open(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open(path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    open_like("open", &real::OPEN, path, flags, mode)
+}
+
+/// # Safety
+/// As open(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open64(path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    open_like("open64", &real::OPEN64, path, flags, mode)
+}
+
+/// # Safety
+/// As openat(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    openat_like("openat", &real::OPENAT, dirfd, path, flags, mode)
+}
+
+/// # Safety
+/// As openat(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn openat64(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    openat_like("openat64", &real::OPENAT64, dirfd, path, flags, mode)
+}
+
+/// # Safety
+/// As glibc's fortified open.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __open_2(path: *const c_char, flags: c_int) -> c_int {
+    fortified("__open_2", &real::OPEN_2, libc::AT_FDCWD, path, flags)
+}
+
+/// # Safety
+/// As glibc's fortified open64.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __open64_2(path: *const c_char, flags: c_int) -> c_int {
+    fortified("__open64_2", &real::OPEN64_2, libc::AT_FDCWD, path, flags)
+}
+
+/// # Safety
+/// As glibc's fortified openat.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __openat_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    fortified("__openat_2", &real::OPENAT_2, dirfd, path, flags)
+}
+
+/// # Safety
+/// As glibc's fortified openat64.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __openat64_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    fortified("__openat64_2", &real::OPENAT64_2, dirfd, path, flags)
+}
+
+fn fortified(op: &'static str, real: &'static Real, dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    // The fortified entry points take no mode (glibc aborts on O_CREAT
+    // without one before calling them), so the real call drops it.
+    let at = op.starts_with("__openat");
+    let plain = |d: c_int, p: *const c_char, f: c_int, _m: c_uint| {
+        if at { call_real!(real, Openat2Fn, -1, (d, p, f)) } else { call_real!(real, Open2Fn, -1, (p, f)) }
+    };
+    match state::checked() {
+        Some(st) if !path.is_null() => file::open(st, op, dirfd, path, flags, 0, plain),
+        _ => plain(dirfd, path, flags, 0),
+    }
+}
+
+/// # Safety
+/// As creat(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn creat(path: *const c_char, mode: libc::mode_t) -> c_int {
+    creat_like("creat", &real::CREAT, path, mode)
+}
+
+/// # Safety
+/// As creat(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn creat64(path: *const c_char, mode: libc::mode_t) -> c_int {
+    creat_like("creat64", &real::CREAT64, path, mode)
+}
+
+fn creat_like(op: &'static str, real: &'static Real, path: *const c_char, mode: libc::mode_t) -> c_int {
+    let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+    match state::checked() {
+        Some(st) if !path.is_null() => file::open(st, op, libc::AT_FDCWD, path, flags, mode, |_d, p, f, m| {
+            // The resolved path may differ from the caller's: open it with
+            // the same flags creat implies.
+            call_real!(real::OPEN, OpenFn, -1, (p, f, m))
+        }),
+        _ => call_real!(real, CreatFn, -1, (path, mode)),
+    }
+}
+
+/// fopen: the checked open, then `fdopen` on the descriptor, so the stream
+/// is on the object that was checked.
+fn fopen_like(op: &'static str, real: &'static Real, path: *const c_char, mode: *const c_char) -> *mut FILE {
+    let st = match state::checked() {
+        Some(st) if !path.is_null() && !mode.is_null() => st,
+        _ => return call_real!(real, FopenFn, std::ptr::null_mut(), (path, mode)),
+    };
+    // SAFETY: mode is a non-null C string (fopen's contract).
+    let Some(flags) = fopen_flags(unsafe { sys::c_bytes(mode) }) else {
+        return call_real!(real, FopenFn, std::ptr::null_mut(), (path, mode));
+    };
+    let fd = file::open(st, op, libc::AT_FDCWD, path, flags, 0o666, |_d, p, f, m| {
+        call_real!(real::OPEN64, OpenFn, -1, (p, f, m))
+    });
+    stream_on(fd, |fd| call_real!(real::FDOPEN, FdopenFn, std::ptr::null_mut(), (fd, mode)))
+}
+
+/// Wraps a checked descriptor in a stream; closes it if that fails.
+fn stream_on<T>(fd: c_int, wrap: impl FnOnce(c_int) -> *mut T) -> *mut T {
+    if fd < 0 {
+        return std::ptr::null_mut();
+    }
+    let saved = sys::errno();
+    let s = wrap(fd);
+    if s.is_null() {
+        let e = sys::errno();
+        // SAFETY: fd is the descriptor just opened, owned by nobody else.
+        unsafe { libc::close(fd) };
+        sys::set_errno(e);
+    } else {
+        sys::set_errno(saved);
+    }
+    s
+}
+
+/// # Safety
+/// As fopen(3).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut FILE {
+    fopen_like("fopen", &real::FOPEN, path, mode)
+}
+
+/// # Safety
+/// As fopen(3).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE {
+    fopen_like("fopen64", &real::FOPEN64, path, mode)
+}
+
+/// freopen cannot take a descriptor: the resolved path is checked, then
+/// the real freopen opens it (a link swapped in between is not caught here;
+/// see the README's limits).
+fn freopen_like(
+    op: &'static str,
+    real: &'static Real,
+    path: *const c_char,
+    mode: *const c_char,
+    stream: *mut FILE,
+) -> *mut FILE {
+    if let Some(st) = state::checked().filter(|_| !path.is_null() && !mode.is_null()) {
+        // SAFETY: both are non-null C strings (freopen's contract).
+        let (p, m) = unsafe { (sys::c_bytes(path), sys::c_bytes(mode)) };
+        if let Some(flags) = fopen_flags(m) {
+            let access = rampart_decide::flags::open_access(flags);
+            if let Decision::Deny = file::check_path(st, op, libc::AT_FDCWD, p, access, true) {
+                // As a failed freopen: the original stream is closed.
+                // SAFETY: stream is the caller's open stream.
+                unsafe { libc::fclose(stream) };
+                sys::set_errno(libc::EACCES);
+                return std::ptr::null_mut();
+            }
+        }
+    }
+    call_real!(real, FreopenFn, std::ptr::null_mut(), (path, mode, stream))
+}
+
+/// # Safety
+/// As freopen(3).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn freopen(path: *const c_char, mode: *const c_char, stream: *mut FILE) -> *mut FILE {
+    freopen_like("freopen", &real::FREOPEN, path, mode, stream)
+}
+
+/// # Safety
+/// As freopen(3).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn freopen64(path: *const c_char, mode: *const c_char, stream: *mut FILE) -> *mut FILE {
+    freopen_like("freopen64", &real::FREOPEN64, path, mode, stream)
+}
+
+/// # Safety
+/// As opendir(3).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut DIR {
+    let st = match state::checked() {
+        Some(st) if !path.is_null() => st,
+        _ => return call_real!(real::OPENDIR, OpendirFn, std::ptr::null_mut(), (path)),
+    };
+    let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | libc::O_NONBLOCK;
+    let fd = file::open(st, "opendir", libc::AT_FDCWD, path, flags, 0, |_d, p, f, m| {
+        call_real!(real::OPEN64, OpenFn, -1, (p, f, m))
+    });
+    stream_on(fd, |fd| call_real!(real::FDOPENDIR, FdopendirFn, std::ptr::null_mut(), (fd)))
+}

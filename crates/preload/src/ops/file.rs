@@ -1,0 +1,192 @@
+//! Checked opens: decide on the object really opened, then open it so that
+//! a symlink swapped in between cannot change what was decided.
+//!
+//! Common case (no symlink on the way): the lexically normalised absolute
+//! path is checked and the open is done as `openat2(RESOLVE_NO_SYMLINKS)`,
+//! one system call as before. `ELOOP` (a link on the way), a denied
+//! lexical path (a link could lead somewhere allowed) or no `openat2` →
+//! the path is resolved in user space, the real path checked and opened.
+
+use std::ffi::{c_char, c_int, c_uint};
+
+use rampart_decide::flags::{O_CREAT, O_EXCL, O_NOFOLLOW, open_access};
+use rampart_decide::paths::{PathBuf, ResolveError, Resolved, resolve};
+use rampart_policy::{Access, Category, PATH_MAX};
+
+use crate::report::{self, Activity};
+use crate::state::State;
+use crate::sys::{self, RealLinks};
+
+/// How many times a link swapped in between check and open is retried.
+const SWAP_RETRIES: usize = 3;
+
+/// The outcome of deciding on a path.
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// Joins `path` to the cwd or `dirfd`'s path (when relative) and
+/// normalises it into `out`. `false` when that cannot be known (a bad
+/// dirfd: the real call fails on its own) — `Err` when it is too long.
+pub fn absolute(dirfd: c_int, path: &[u8], out: &mut PathBuf) -> Result<bool, ()> {
+    if path.first() == Some(&b'/') {
+        return out.set(path).map(|()| true).map_err(|_| ());
+    }
+    if dirfd == libc::AT_FDCWD {
+        sys::cwd(out).map_err(|_| ())?;
+    } else {
+        let mut dir = [0u8; PATH_MAX];
+        let Some(n) = sys::fd_path(dirfd, &mut dir) else { return Ok(false) };
+        out.set(dir.get(..n).unwrap_or(b"/")).map_err(|_| ())?;
+    }
+    out.push(path).map(|()| true).map_err(|_| ())
+}
+
+/// An open that decides first, then opens through `real(dirfd, path,
+/// flags, mode)` or `openat2`. Returns the fd, or -1 with errno.
+pub fn open(
+    st: &State,
+    op: &'static str,
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+    real: impl Fn(c_int, *const c_char, c_int, c_uint) -> c_int,
+) -> c_int {
+    let saved = sys::errno();
+    // SAFETY: path is non-null (checked by the hook) and NUL-terminated.
+    let bytes = unsafe { sys::c_bytes(path) };
+    let access = open_access(flags);
+    let mut abs = PathBuf::new();
+    match absolute(dirfd, bytes, &mut abs) {
+        Ok(true) => {}
+        // The kernel reports the bad dirfd or empty path itself.
+        Ok(false) => return real(dirfd, path, flags, mode),
+        Err(()) => {
+            return match deny_unknown(st, op, bytes, access) {
+                Decision::Deny => -1,
+                Decision::Allow => real(dirfd, path, flags, mode),
+            };
+        }
+    }
+
+    if sys::has_openat2() && st.matcher.allows_file(abs.as_bytes(), access) {
+        match sys::open_no_symlinks(dirfd, path, flags, mode) {
+            Ok(fd) => {
+                report::verdict(st, st.matcher.verdict(Category::File, true), &file_activity(op, &abs, access));
+                sys::set_errno(saved);
+                return fd;
+            }
+            // A link on the way, flags openat2 rejects, or no openat2:
+            // decide on the resolved path.
+            Err(libc::ELOOP | libc::EINVAL | libc::ENOSYS | libc::EXDEV) => {}
+            // Failed on its own (ENOENT, ...): nothing was opened, so
+            // nothing to profile.
+            Err(e) => {
+                sys::set_errno(e);
+                return -1;
+            }
+        }
+    }
+    for _ in 0..SWAP_RETRIES {
+        let follow_last = flags & O_NOFOLLOW == 0 && flags & (O_CREAT | O_EXCL) != (O_CREAT | O_EXCL);
+        let mut real_path = PathBuf::new();
+        let kind = match resolve(abs.as_bytes(), follow_last, &mut RealLinks, &mut real_path) {
+            Ok(k) => k,
+            Err(ResolveError::TooManyLinks) => {
+                sys::set_errno(libc::ELOOP);
+                return -1;
+            }
+            Err(ResolveError::TooLong) => {
+                return match deny_unknown(st, op, bytes, access) {
+                    Decision::Deny => -1,
+                    Decision::Allow => real(dirfd, path, flags, mode),
+                };
+            }
+        };
+        if let Decision::Deny = decide(st, op, &real_path, access) {
+            return -1;
+        }
+        let fd = match kind {
+            Resolved::Real if sys::has_openat2() && follow_last => {
+                match sys::open_no_symlinks(libc::AT_FDCWD, real_path.with_nul().as_ptr().cast(), flags, mode) {
+                    Ok(fd) => fd,
+                    // Swapped for a link since it was resolved: again.
+                    Err(libc::ELOOP) => continue,
+                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => {
+                        real(libc::AT_FDCWD, real_path.with_nul().as_ptr().cast(), flags, mode)
+                    }
+                    Err(e) => {
+                        sys::set_errno(e);
+                        return -1;
+                    }
+                }
+            }
+            Resolved::Real => real(libc::AT_FDCWD, real_path.with_nul().as_ptr().cast(), flags, mode),
+            // Kernel links (/proc/self, /proc/*/fd): not swappable, and
+            // only reachable through the caller's own path.
+            Resolved::ProcSelf | Resolved::Magic => real(dirfd, path, flags, mode),
+        };
+        if fd >= 0 {
+            sys::set_errno(saved);
+        }
+        return fd;
+    }
+    sys::set_errno(libc::ELOOP);
+    -1
+}
+
+/// Checks `path` (resolved) for `access` and writes the line the verdict
+/// calls for; `Deny` has set errno to `EACCES`.
+pub fn decide(st: &State, op: &'static str, path: &PathBuf, access: Access) -> Decision {
+    let allowed = st.matcher.allows_file(path.as_bytes(), access);
+    let v = st.matcher.verdict(Category::File, allowed);
+    report::verdict(st, v, &file_activity(op, path, access));
+    if v == rampart_policy::Verdict::Block {
+        sys::set_errno(libc::EACCES);
+        Decision::Deny
+    } else {
+        Decision::Allow
+    }
+}
+
+/// Decides on a path without opening it (freopen, and calls that act on a
+/// name: the last component is not followed when `follow_last` is false).
+pub fn check_path(
+    st: &State,
+    op: &'static str,
+    dirfd: c_int,
+    path: &[u8],
+    access: Access,
+    follow_last: bool,
+) -> Decision {
+    let mut abs = PathBuf::new();
+    match absolute(dirfd, path, &mut abs) {
+        Ok(true) => {}
+        Ok(false) => return Decision::Allow,
+        Err(()) => return deny_unknown(st, op, path, access),
+    }
+    let mut real_path = PathBuf::new();
+    match resolve(abs.as_bytes(), follow_last, &mut RealLinks, &mut real_path) {
+        Ok(_) => decide(st, op, &real_path, access),
+        Err(_) => decide(st, op, &abs, access),
+    }
+}
+
+fn file_activity<'a>(op: &'static str, path: &'a PathBuf, access: Access) -> Activity<'a> {
+    Activity { cat: Category::File, op, target: path.as_bytes(), access: Some(access), argv: None }
+}
+
+/// A path the policy cannot allow (longer than PATH_MAX once absolute):
+/// treated as not allowed; `Deny` has set errno to `EACCES`.
+fn deny_unknown(st: &State, op: &'static str, path: &[u8], access: Access) -> Decision {
+    let v = st.matcher.verdict(Category::File, false);
+    report::verdict(st, v, &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None });
+    if v == rampart_policy::Verdict::Block {
+        sys::set_errno(libc::EACCES);
+        Decision::Deny
+    } else {
+        Decision::Allow
+    }
+}

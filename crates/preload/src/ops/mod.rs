@@ -1,0 +1,7 @@
+//! What the hooks do, per domain: find the object a call really reaches,
+//! ask the policy, report, and perform the call so it reaches what was
+//! checked. Pure decisions live in `rampart_decide`.
+
+pub mod exec;
+pub mod file;
+pub mod net;

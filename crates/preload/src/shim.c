@@ -1,0 +1,82 @@
+/* execl, execle and execlp are truly variadic, and stable Rust cannot
+ * define a C-variadic function: these collect their arguments into an
+ * array (as glibc does) and call execve / execvp, which resolve to
+ * rampart's hooks through the normal symbol lookup. They are hidden: the
+ * exported execl* are naked Rust trampolines (hooks/variadic.rs) that jump
+ * here, because a cdylib only exports Rust items. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* The most arguments accepted (glibc has no limit but the stack's). */
+#define RAMPART_MAX_ARGS 65536
+
+static size_t count_args(va_list ap) {
+    size_t n = 1; /* arg0 */
+    va_list c;
+    va_copy(c, ap);
+    while (va_arg(c, const char *) != NULL && n <= RAMPART_MAX_ARGS) {
+        n++;
+    }
+    va_end(c);
+    return n;
+}
+
+__attribute__((visibility("hidden"))) int rampart_execl(const char *path, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    size_t n = count_args(ap);
+    if (n > RAMPART_MAX_ARGS) {
+        va_end(ap);
+        errno = E2BIG;
+        return -1;
+    }
+    const char *argv[n + 1];
+    argv[0] = arg;
+    for (size_t i = 1; i <= n; i++) {
+        argv[i] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    return execve(path, (char *const *)argv, environ);
+}
+
+__attribute__((visibility("hidden"))) int rampart_execle(const char *path, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    size_t n = count_args(ap);
+    if (n > RAMPART_MAX_ARGS) {
+        va_end(ap);
+        errno = E2BIG;
+        return -1;
+    }
+    const char *argv[n + 1];
+    argv[0] = arg;
+    for (size_t i = 1; i <= n; i++) {
+        argv[i] = va_arg(ap, const char *);
+    }
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return execve(path, (char *const *)argv, envp);
+}
+
+__attribute__((visibility("hidden"))) int rampart_execlp(const char *file, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    size_t n = count_args(ap);
+    if (n > RAMPART_MAX_ARGS) {
+        va_end(ap);
+        errno = E2BIG;
+        return -1;
+    }
+    const char *argv[n + 1];
+    argv[0] = arg;
+    for (size_t i = 1; i <= n; i++) {
+        argv[i] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    return execvp(file, (char *const *)argv);
+}

@@ -1,0 +1,118 @@
+//! Raw system calls the hooks make, none of which goes through a hooked
+//! symbol: errno, `openat2`, `readlink`, `getcwd`, descriptor paths.
+
+use std::ffi::{c_char, c_int, c_uint};
+
+use rampart_decide::paths::{LinkRead, Links, PathBuf, TooLong};
+
+pub fn errno() -> c_int {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+pub fn set_errno(e: c_int) {
+    // SAFETY: as in `errno`.
+    unsafe { *libc::__errno_location() = e }
+}
+
+/// `openat2` unsupported here (kernel < 5.6, or refused by seccomp): the
+/// hooks fall back to the plain call after resolving links themselves.
+static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn has_openat2() -> bool {
+    !NO_OPENAT2.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+
+/// `openat2(dirfd, path, {flags, mode, RESOLVE_NO_SYMLINKS})`: the open the
+/// caller asked for, failing with `ELOOP` if any component is a symlink.
+/// `Err(ENOSYS)` also records that the call is unavailable.
+pub fn open_no_symlinks(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> Result<c_int, c_int> {
+    let how = OpenHow {
+        // The kernel wants the flags as an unsigned 64-bit value, without
+        // the sign extension of a negative int.
+        flags: u64::from(flags as u32),
+        mode: if rampart_decide::flags::takes_mode(flags) { u64::from(mode & 0o7777) } else { 0 },
+        resolve: RESOLVE_NO_SYMLINKS,
+    };
+    // SAFETY: `path` is a NUL-terminated string, `how` a valid open_how of
+    // the size passed.
+    let r = unsafe { libc::syscall(libc::SYS_openat2, dirfd, path, &how as *const OpenHow, size_of::<OpenHow>()) };
+    if r >= 0 {
+        return Ok(r as c_int);
+    }
+    let e = errno();
+    if e == libc::ENOSYS || e == libc::EPERM {
+        NO_OPENAT2.store(true, std::sync::atomic::Ordering::Relaxed);
+        return Err(libc::ENOSYS);
+    }
+    Err(e)
+}
+
+/// `readlink(2)` for the resolver.
+pub struct RealLinks;
+
+impl Links for RealLinks {
+    fn read_link(&mut self, path_nul: &[u8], target: &mut [u8]) -> LinkRead {
+        // SAFETY: path_nul ends in NUL (PathBuf::with_nul); target is a
+        // writable buffer of the length passed.
+        let n = unsafe { libc::readlink(path_nul.as_ptr().cast(), target.as_mut_ptr().cast(), target.len()) };
+        if n >= 0 {
+            return LinkRead::Link(n as usize);
+        }
+        match errno() {
+            libc::ENOENT | libc::ENOTDIR => LinkRead::Missing,
+            _ => LinkRead::NotLink,
+        }
+    }
+}
+
+/// The current directory into `out`.
+pub fn cwd(out: &mut PathBuf) -> Result<(), TooLong> {
+    let mut buf = [0u8; rampart_policy::PATH_MAX + 1];
+    // SAFETY: buf is writable for its length; getcwd writes a NUL-terminated path.
+    let p = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    if p.is_null() {
+        return Err(TooLong);
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    out.set(buf.get(..len).unwrap_or(b"/"))
+}
+
+/// What `/proc/self/fd/FD` links to, into `out`; false when `fd` is not
+/// open (or links to something that is not a path).
+pub fn fd_path(fd: c_int, out: &mut [u8; rampart_policy::PATH_MAX]) -> Option<usize> {
+    let mut name = rampart_decide::text::StackText::<32>::new();
+    let _ = std::fmt::Write::write_fmt(&mut name, format_args!("/proc/self/fd/{fd}\0"));
+    // SAFETY: name is NUL-terminated; out is writable for its length.
+    let n = unsafe { libc::readlink(name.as_bytes().as_ptr().cast(), out.as_mut_ptr().cast(), out.len()) };
+    usize::try_from(n).ok().filter(|&n| n > 0 && out.first() == Some(&b'/'))
+}
+
+/// The bytes of a C string (empty for null).
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string that outlives the result.
+pub unsafe fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        return &[];
+    }
+    // SAFETY: the caller's contract.
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()
+}
+
+/// Milliseconds since the epoch, from the vDSO.
+pub fn now_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1000).saturating_add(ts.tv_nsec as u64 / 1_000_000)
+}
