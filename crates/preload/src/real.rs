@@ -73,6 +73,14 @@ reals! {
     SENDMSG = c"sendmsg";
     SENDMMSG = c"sendmmsg";
     GETADDRINFO = c"getaddrinfo";
+    UNLINK = c"unlink";
+    UNLINKAT = c"unlinkat";
+    RMDIR = c"rmdir";
+    MKDIR = c"mkdir";
+    MKDIRAT = c"mkdirat";
+    RENAME = c"rename";
+    RENAMEAT = c"renameat";
+    RENAMEAT2 = c"renameat2";
 }
 
 /// Calls a real function through a pointer of the given C type; when the

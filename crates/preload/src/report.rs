@@ -3,6 +3,10 @@
 //! written once per process, alert lines rate-limited with counted
 //! summaries; block lines always.
 
+use std::ffi::{CString, c_int};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+
 use rampart_decide::hash;
 use rampart_decide::ratelimit::{Alert, RateLimit};
 use rampart_decide::seen::Seen;
@@ -117,8 +121,107 @@ fn emit(ev: &EventRef<'_>) {
     let saved = sys::errno();
     let mut buf = [0u8; MAX_LINE];
     let n = rampart_event::encode(ev, &mut buf);
-    // SAFETY: buf holds n initialised bytes. A short or failed write (stderr
-    // closed, full pipe) is dropped: the hook must not block or fail.
-    unsafe { libc::write(2, buf.as_ptr().cast(), n) };
+    write_line(buf.get(..n).unwrap_or(&[]));
     sys::set_errno(saved);
+}
+
+// Event lines go to the stderr of the process the wrapper (or `rampart
+// run`) started — the function's log — from every process under it: a
+// child whose stderr the code captures (`subprocess.run(capture_output=
+// True)`, Java's ProcessBuilder pipes) must not swallow its lines. The root
+// keeps a private duplicate of its stderr (high, close-on-exec, so the
+// code's own fd numbers and dup2 onto 2 do not disturb it); exec'd
+// children reopen it as /proc/ROOT/fd/N. Before each write the descriptor
+// is checked to still be that file (a child may have closed it and reused
+// the number); if not, the path is reopened for the line, and failing
+// that, the line goes to this process's own stderr.
+
+static LOG_FD: AtomicI32 = AtomicI32::new(-1);
+static LOG_DEV: AtomicU64 = AtomicU64::new(0);
+static LOG_INO: AtomicU64 = AtomicU64::new(0);
+/// The lowest descriptor number the log is moved to.
+const LOG_FD_MIN: c_int = 900;
+
+/// Sets up the log descriptor (constructor only) and returns its path for
+/// children: `inherited` is the parent's `RAMPART_LOG`, if any.
+pub fn open_log(inherited: Option<&std::ffi::OsStr>) -> Option<CString> {
+    let fd = match inherited.and_then(|p| CString::new(p.as_bytes()).ok()) {
+        Some(path) => {
+            // SAFETY: path is NUL-terminated; a raw call, not the open hook.
+            let fd = unsafe { raw_open_log(path.as_ptr()) };
+            if fd >= 0 { high_dup(fd, true) } else { high_dup(2, false) }
+        }
+        None => high_dup(2, false),
+    };
+    if fd < 0 {
+        return None;
+    }
+    let (dev, ino) = identity(fd)?;
+    LOG_DEV.store(dev, Ordering::Relaxed);
+    LOG_INO.store(ino, Ordering::Relaxed);
+    LOG_FD.store(fd, Ordering::Release);
+    match inherited {
+        // Grandchildren reopen the root's file too.
+        Some(p) => CString::new(p.as_bytes()).ok(),
+        // SAFETY: getpid has no preconditions.
+        None => CString::new(format!("/proc/{}/fd/{fd}", unsafe { libc::getpid() })).ok(),
+    }
+}
+
+/// Duplicates `fd` to a high, close-on-exec number (closing `fd` when
+/// `close` is set); -1 on failure.
+fn high_dup(fd: c_int, close: bool) -> c_int {
+    // SAFETY: fcntl/close on descriptors this function owns or borrows.
+    unsafe {
+        let mut dup = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, LOG_FD_MIN);
+        if dup < 0 {
+            dup = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
+        }
+        if close {
+            libc::close(fd);
+        }
+        dup
+    }
+}
+
+/// # Safety
+/// `path` is NUL-terminated.
+unsafe fn raw_open_log(path: *const std::ffi::c_char) -> c_int {
+    let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CLOEXEC | libc::O_NOCTTY;
+    // SAFETY: the caller's contract; the raw system call bypasses the hooks.
+    unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path, flags) as c_int }
+}
+
+fn identity(fd: c_int) -> Option<(u64, u64)> {
+    // SAFETY: an all-zero stat is valid; fstat fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is writable.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+}
+
+fn write_line(line: &[u8]) {
+    let fd = LOG_FD.load(Ordering::Acquire);
+    let ours = fd >= 0
+        && identity(fd)
+            .is_some_and(|(d, i)| d == LOG_DEV.load(Ordering::Relaxed) && i == LOG_INO.load(Ordering::Relaxed));
+    if ours {
+        // SAFETY: line is initialised; a short or failed write (full pipe)
+        // is dropped: the hook must not block or fail.
+        unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
+        return;
+    }
+    if let Some(path) = state::active().and_then(|s| s.log_path.as_ref()) {
+        // SAFETY: path is NUL-terminated; the descriptor is closed below.
+        let fd = unsafe { raw_open_log(path.as_ptr()) };
+        if fd >= 0 {
+            // SAFETY: as above.
+            unsafe {
+                libc::write(fd, line.as_ptr().cast(), line.len());
+                libc::close(fd);
+            }
+            return;
+        }
+    }
+    // SAFETY: as above.
+    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
 }

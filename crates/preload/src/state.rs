@@ -23,6 +23,9 @@ pub struct State {
     /// `NAME=value` entries every child's environment gets (see
     /// rampart_decide::childenv), NUL-terminated.
     pub child_env: Vec<CString>,
+    /// Where event lines go: the stderr of the process the wrapper
+    /// started, as `/proc/PID/fd/N` (see `report::Log`).
+    pub log_path: Option<CString>,
 }
 
 static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
@@ -62,7 +65,8 @@ pub fn load() {
             None => errors.push(format!("RAMPART_MODE={}: not profile, alert, block or off", m.to_string_lossy())),
         }
     }
-    let state = State { matcher, function, runtime_api, child_env: child_env() };
+    let log_path = report::open_log(std::env::var_os("RAMPART_LOG").as_deref());
+    let state = State { matcher, function, runtime_api, child_env: child_env(log_path.as_ref()), log_path };
     let counts = policy.counts();
     let mode = state.matcher.mode();
     STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
@@ -99,10 +103,17 @@ fn load_policy(src: &OsStr) -> Result<Policy, String> {
 }
 
 /// The entries children inherit: this process's own values of the
-/// inherited variables (LD_PRELOAD falls back to this library's path), and
-/// the child mark.
-fn child_env() -> Vec<CString> {
+/// inherited variables (LD_PRELOAD falls back to this library's path), the
+/// log, and the child mark.
+fn child_env(log: Option<&CString>) -> Vec<CString> {
     let mut env = Vec::new();
+    if let Some(log) = log {
+        let mut entry = b"RAMPART_LOG=".to_vec();
+        entry.extend_from_slice(log.to_bytes());
+        if let Ok(c) = CString::new(entry) {
+            env.push(c);
+        }
+    }
     for name in INHERITED {
         let name_os = OsStr::from_bytes(name);
         let value = match std::env::var_os(name_os) {

@@ -251,3 +251,117 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut DIR {
     });
     stream_on(fd, |fd| call_real!(real::FDOPENDIR, FdopendirFn, std::ptr::null_mut(), (fd)))
 }
+
+// Calls that change a name in a directory count as writes (`w`) of that
+// name: its last component is not followed (unlink removes a link, not
+// its target), the directories on the way are.
+
+type PathFn = unsafe extern "C" fn(*const c_char) -> c_int;
+type PathModeFn = unsafe extern "C" fn(*const c_char, libc::mode_t) -> c_int;
+type AtFlagsFn = unsafe extern "C" fn(c_int, *const c_char, c_int) -> c_int;
+type AtModeFn = unsafe extern "C" fn(c_int, *const c_char, libc::mode_t) -> c_int;
+type RenameFn = unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
+type RenameatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char) -> c_int;
+type Renameat2Fn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, c_uint) -> c_int;
+
+/// Whether writing the name `path` (relative to `dirfd`) may go ahead;
+/// false with errno `EACCES` when blocked.
+fn may_write(op: &'static str, dirfd: c_int, path: *const c_char) -> bool {
+    let Some(st) = state::checked().filter(|_| !path.is_null()) else { return true };
+    let saved = sys::errno();
+    // SAFETY: path is a non-null C string (the call's contract).
+    let bytes = unsafe { sys::c_bytes(path) };
+    match file::check_path(st, op, dirfd, bytes, rampart_policy::Access::W, false) {
+        Decision::Deny => false,
+        Decision::Allow => {
+            sys::set_errno(saved);
+            true
+        }
+    }
+}
+
+/// # Safety
+/// As unlink(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
+    if !may_write("unlink", libc::AT_FDCWD, path) {
+        return -1;
+    }
+    call_real!(real::UNLINK, PathFn, -1, (path))
+}
+
+/// # Safety
+/// As unlinkat(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    if !may_write("unlinkat", dirfd, path) {
+        return -1;
+    }
+    call_real!(real::UNLINKAT, AtFlagsFn, -1, (dirfd, path, flags))
+}
+
+/// # Safety
+/// As rmdir(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
+    if !may_write("rmdir", libc::AT_FDCWD, path) {
+        return -1;
+    }
+    call_real!(real::RMDIR, PathFn, -1, (path))
+}
+
+/// # Safety
+/// As mkdir(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mkdir(path: *const c_char, mode: libc::mode_t) -> c_int {
+    if !may_write("mkdir", libc::AT_FDCWD, path) {
+        return -1;
+    }
+    call_real!(real::MKDIR, PathModeFn, -1, (path, mode))
+}
+
+/// # Safety
+/// As mkdirat(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: libc::mode_t) -> c_int {
+    if !may_write("mkdirat", dirfd, path) {
+        return -1;
+    }
+    call_real!(real::MKDIRAT, AtModeFn, -1, (dirfd, path, mode))
+}
+
+/// # Safety
+/// As rename(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int {
+    if !may_write("rename", libc::AT_FDCWD, old) || !may_write("rename", libc::AT_FDCWD, new) {
+        return -1;
+    }
+    call_real!(real::RENAME, RenameFn, -1, (old, new))
+}
+
+/// # Safety
+/// As renameat(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn renameat(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char) -> c_int {
+    if !may_write("renameat", olddir, old) || !may_write("renameat", newdir, new) {
+        return -1;
+    }
+    call_real!(real::RENAMEAT, RenameatFn, -1, (olddir, old, newdir, new))
+}
+
+/// # Safety
+/// As renameat2(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn renameat2(
+    olddir: c_int,
+    old: *const c_char,
+    newdir: c_int,
+    new: *const c_char,
+    flags: c_uint,
+) -> c_int {
+    if !may_write("renameat2", olddir, old) || !may_write("renameat2", newdir, new) {
+        return -1;
+    }
+    call_real!(real::RENAMEAT2, Renameat2Fn, -1, (olddir, old, newdir, new, flags))
+}
