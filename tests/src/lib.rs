@@ -10,6 +10,8 @@ pub mod runtimes_common;
 
 pub mod cases;
 
+pub mod cprog;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

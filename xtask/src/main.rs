@@ -4,6 +4,8 @@
 
 mod bench;
 mod demo;
+mod hooked;
+mod runtimes;
 mod test;
 mod util;
 
@@ -25,6 +27,24 @@ COMMANDS:
              the README's Markdown table (ns per query, compile time, heap).
                --table         only print the table from the last results
                -- ARGS         passed to the benchmarks (e.g. a filter)
+    bench-hooked
+             Microbenchmarks of the calls librampart.so hooks (open+close,
+             pipe write+read, socket+connect, fork+exec; C loops in
+             benches/hooked/loop.c) bare and under LD_PRELOAD in profile,
+             alert and block mode with 10 / 1k / 100k rules, interleaved,
+             median of several runs; callgrind instructions per allowed
+             open; peers strace -f, proxychains4, snoopy; cold start of
+             python3, node and java. Builds the release library, installs
+             missing tools with apt-get (snoopy is only unpacked, never put
+             in /etc/ld.so.preload), prints the README table and writes it
+             to TARGET/hooked-bench.md (about 5 minutes).
+               --smoke         a few thousand iterations, one repetition,
+                               no peers or callgrind (under a minute)
+               --reps N        repetitions (default 9); --cold-reps N (20)
+               --secs S        length of one bare run (default 0.3)
+               --no-peers, --no-callgrind, --no-cold   skip those parts
+               --allow-inactive  go on when the library reports nothing
+                               (a placeholder; RAMPART_LIB picks the .so)
     demo     Build rampart, learn a policy from the sample CloudWatch log
              tests/data/orders-cloudwatch.log, then check and show it.
                --keep          keep the learned policy.json
@@ -43,6 +63,7 @@ fn main() {
             Err(e) => usage_error(&e),
         },
         "bench" => report(bench::main(rest)),
+        "bench-hooked" => report(hooked::main(rest)),
         "demo" => report(demo::main(rest)),
         "help" | "-h" | "--help" => {
             print!("{HELP}");

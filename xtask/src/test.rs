@@ -5,14 +5,17 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::runtimes::ensure_runtimes;
 use crate::util::{cargo, fmt_duration, paint, root, run, show, succeeds};
 
 /// The cargo-fuzz release this project pins (builds on Rust 1.95).
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
-/// Where the fuzz crate lives, relative to the workspace root.
-pub const FUZZ_DIR: &str = "crates/policy/fuzz";
-/// Its targets; seeds are in `FUZZ_DIR/seeds/TARGET/`.
-pub const FUZZ_TARGETS: [&str; 2] = ["parse_policy", "match_queries"];
+/// The fuzz crates (relative to the workspace root) and their targets;
+/// seeds are in `DIR/seeds/TARGET/`.
+pub const FUZZ_CRATES: [(&str, &[&str]); 2] = [
+    ("crates/policy/fuzz", &["parse_policy", "match_queries"]),
+    ("crates/decide/fuzz", &["resolve_paths", "decode_inputs"]),
+];
 const DEFAULT_FUZZ_SECS: u64 = 20;
 
 pub struct Options {
@@ -65,28 +68,34 @@ fn cargo_step(name: &str, args: &[&str]) -> Step {
 }
 
 pub fn main(opts: Options) -> i32 {
-    let fuzz_dir = root().join(FUZZ_DIR);
-    let fuzz_manifest = fuzz_dir.join("Cargo.toml");
-    let fuzz_manifest = fuzz_manifest.to_string_lossy().into_owned();
-
     let mut steps = vec![
         step("tools", "rustfmt, clippy and cargo-fuzz, installed only if missing", ensure_tools),
+        step("runtimes", "java, javac, mcs and dotnetcore2, installed only if missing", ensure_runtimes),
         cargo_step("fmt", &["fmt", "--all", "--", "--check"]),
-        cargo_step("fmt-fuzz", &["fmt", "--manifest-path", &fuzz_manifest, "--", "--check"]),
         cargo_step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        // The end-to-end suites run the built binary and preload library.
+        cargo_step("build", &["build", "-p", "rampart-cli", "-p", "rampart-preload"]),
         cargo_step("test", &["test", "--workspace"]),
         cargo_step("bench-smoke", &["bench", "-p", "rampart-benches", "--", "--test"]),
     ];
+    // The fuzz crates are workspaces of their own: fmt each one here.
+    for (i, (dir, _)) in FUZZ_CRATES.iter().enumerate() {
+        let manifest = root().join(dir).join("Cargo.toml").to_string_lossy().into_owned();
+        steps.insert(3 + i, cargo_step(&format!("fmt-{dir}"), &["fmt", "--manifest-path", &manifest, "--", "--check"]));
+    }
     if !opts.skip_fuzz {
-        let mut build = fuzz_cmd(&fuzz_dir);
-        build.args(["build", "--sanitizer", "address"]);
-        let what = show(&build);
-        steps.push(step("fuzz-build", what, move || run(&mut build)));
-        for target in FUZZ_TARGETS {
-            let dir = fuzz_dir.clone();
-            let secs = opts.fuzz_secs;
-            let what = format!("cargo fuzz run {target} for {secs}s (seeds in {FUZZ_DIR}/seeds/{target})");
-            steps.push(step(&format!("fuzz-{target}"), what, move || fuzz_run(&dir, target, secs)));
+        for (dir, targets) in FUZZ_CRATES {
+            let fuzz_dir = root().join(dir);
+            let mut build = fuzz_cmd(&fuzz_dir);
+            build.args(["build", "--sanitizer", "address"]);
+            let what = format!("{} (in {dir})", show(&build));
+            steps.push(step(&format!("fuzz-build {dir}"), what, move || run(&mut build)));
+            for &target in targets {
+                let dir_path = fuzz_dir.clone();
+                let secs = opts.fuzz_secs;
+                let what = format!("cargo fuzz run {target} for {secs}s (seeds in {dir}/seeds/{target})");
+                steps.push(step(&format!("fuzz-{target}"), what, move || fuzz_run(&dir_path, dir, target, secs)));
+            }
         }
     }
 
@@ -145,7 +154,7 @@ fn fuzz_cmd(fuzz_dir: &Path) -> Command {
 /// Runs one fuzz target for `secs` seconds: new inputs go to the ignored
 /// `corpus/TARGET`, the committed `seeds/TARGET` is read only. libFuzzer's
 /// chatter goes to `artifacts/TARGET.log`; its tail is shown on failure.
-fn fuzz_run(fuzz_dir: &Path, target: &str, secs: u64) -> Result<(), String> {
+fn fuzz_run(fuzz_dir: &Path, dir: &str, target: &str, secs: u64) -> Result<(), String> {
     let corpus = format!("corpus/{target}");
     let seeds = format!("seeds/{target}");
     std::fs::create_dir_all(fuzz_dir.join(&corpus)).map_err(|e| format!("cannot create {corpus}: {e}"))?;
@@ -178,9 +187,9 @@ fn fuzz_run(fuzz_dir: &Path, target: &str, secs: u64) -> Result<(), String> {
     }
     Err(format!(
         "fuzz target `{target}` failed ({status}); full log: {}; a crashing input is saved under {}/artifacts/{target}/ \
-         (reproduce: cd {FUZZ_DIR} && RUSTC_BOOTSTRAP=1 cargo fuzz run {target} artifacts/{target}/<file>)",
+         (reproduce: cd {dir} && RUSTC_BOOTSTRAP=1 cargo fuzz run {target} artifacts/{target}/<file>)",
         log_path.display(),
-        FUZZ_DIR
+        dir
     ))
 }
 
