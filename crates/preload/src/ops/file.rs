@@ -11,7 +11,7 @@ use std::ffi::{c_char, c_int, c_uint};
 
 use rampart_decide::flags::{O_CREAT, O_EXCL, O_NOFOLLOW, open_access};
 use rampart_decide::paths::{PathBuf, ResolveError, Resolved, resolve};
-use rampart_policy::{Access, Category, PATH_MAX};
+use rampart_policy::{Access, Category, PATH_MAX, Verdict};
 
 use crate::report::{self, Activity};
 use crate::state::State;
@@ -58,23 +58,31 @@ pub fn open(
     // SAFETY: path is non-null (checked by the hook) and NUL-terminated.
     let bytes = unsafe { sys::c_bytes(path) };
     let access = open_access(flags);
-    let mut abs = PathBuf::new();
-    match absolute(dirfd, bytes, &mut abs) {
-        Ok(true) => {}
-        // The kernel reports the bad dirfd or empty path itself.
-        Ok(false) => return real(dirfd, path, flags, mode),
-        Err(()) => {
-            return match deny_unknown(st, op, bytes, access) {
-                Decision::Deny => -1,
-                Decision::Allow => real(dirfd, path, flags, mode),
-            };
+    // The path buffer is only filled when needed: an absolute path is
+    // checked as the caller wrote it (the matcher normalises it on its
+    // stack if it must), so the common case copies nothing.
+    let mut abs_slot: Option<PathBuf> = None;
+    let lexical_allowed = if bytes.first() == Some(&b'/') {
+        st.matcher.allows_file(bytes, access)
+    } else {
+        let abs = abs_slot.insert(PathBuf::new());
+        match absolute(dirfd, bytes, abs) {
+            Ok(true) => {}
+            // The kernel reports the bad dirfd or empty path itself.
+            Ok(false) => return real(dirfd, path, flags, mode),
+            Err(()) => return unknown(st, op, bytes, access, || real(dirfd, path, flags, mode)),
         }
-    }
+        st.matcher.allows_file(abs.as_bytes(), access)
+    };
 
-    if sys::has_openat2() && st.matcher.allows_file(abs.as_bytes(), access) {
+    if sys::has_openat2() && lexical_allowed {
         match sys::open_no_symlinks(dirfd, path, flags, mode) {
             Ok(fd) => {
-                report::verdict(st, st.matcher.verdict(Category::File, true), &file_activity(op, &abs, access));
+                let v = st.matcher.verdict(Category::File, true);
+                if v != Verdict::Allow {
+                    let abs = filled(&mut abs_slot, bytes);
+                    report::verdict(st, v, &file_activity(op, abs, access));
+                }
                 sys::set_errno(saved);
                 return fd;
             }
@@ -89,6 +97,14 @@ pub fn open(
             }
         }
     }
+    if abs_slot.is_none() {
+        let mut p = PathBuf::new();
+        if p.set(bytes).is_err() {
+            return unknown(st, op, bytes, access, || real(dirfd, path, flags, mode));
+        }
+        abs_slot = Some(p);
+    }
+    let abs = filled(&mut abs_slot, bytes);
     for _ in 0..SWAP_RETRIES {
         let follow_last = flags & O_NOFOLLOW == 0 && flags & (O_CREAT | O_EXCL) != (O_CREAT | O_EXCL);
         let mut real_path = PathBuf::new();
@@ -98,12 +114,7 @@ pub fn open(
                 sys::set_errno(libc::ELOOP);
                 return -1;
             }
-            Err(ResolveError::TooLong) => {
-                return match deny_unknown(st, op, bytes, access) {
-                    Decision::Deny => -1,
-                    Decision::Allow => real(dirfd, path, flags, mode),
-                };
-            }
+            Err(ResolveError::TooLong) => return unknown(st, op, bytes, access, || real(dirfd, path, flags, mode)),
         };
         if let Decision::Deny = decide(st, op, &real_path, access) {
             return -1;
@@ -143,7 +154,7 @@ pub fn decide(st: &State, op: &'static str, path: &PathBuf, access: Access) -> D
     let allowed = st.matcher.allows_file(path.as_bytes(), access);
     let v = st.matcher.verdict(Category::File, allowed);
     report::verdict(st, v, &file_activity(op, path, access));
-    if v == rampart_policy::Verdict::Block {
+    if v == Verdict::Block {
         sys::set_errno(libc::EACCES);
         Decision::Deny
     } else {
@@ -174,6 +185,26 @@ pub fn check_path(
     }
 }
 
+/// The lexical absolute path, filled from `bytes` (absolute) if it was not
+/// needed before.
+fn filled<'a>(slot: &'a mut Option<PathBuf>, bytes: &[u8]) -> &'a PathBuf {
+    slot.get_or_insert_with(|| {
+        let mut p = PathBuf::new();
+        // Too long was ruled out by the caller; a failure leaves `/`.
+        let _ = p.set(bytes);
+        p
+    })
+}
+
+/// A path that cannot be checked (too long once absolute): not allowed;
+/// -1/EACCES when blocked, else the real call.
+fn unknown(st: &State, op: &'static str, bytes: &[u8], access: Access, real: impl FnOnce() -> c_int) -> c_int {
+    match deny_unknown(st, op, bytes, access) {
+        Decision::Deny => -1,
+        Decision::Allow => real(),
+    }
+}
+
 fn file_activity<'a>(op: &'static str, path: &'a PathBuf, access: Access) -> Activity<'a> {
     Activity { cat: Category::File, op, target: path.as_bytes(), access: Some(access), argv: None }
 }
@@ -183,7 +214,7 @@ fn file_activity<'a>(op: &'static str, path: &'a PathBuf, access: Access) -> Act
 fn deny_unknown(st: &State, op: &'static str, path: &[u8], access: Access) -> Decision {
     let v = st.matcher.verdict(Category::File, false);
     report::verdict(st, v, &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None });
-    if v == rampart_policy::Verdict::Block {
+    if v == Verdict::Block {
         sys::set_errno(libc::EACCES);
         Decision::Deny
     } else {
