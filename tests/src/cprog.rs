@@ -35,7 +35,9 @@ pub fn compile(source: &str, out: &Path, flags: &[&str]) {
     let result = Command::new("cc").args(flags).arg("-o").arg(&tmp).arg(&src).output();
     let output = match result {
         Ok(o) => o,
-        Err(e) => panic!("cannot run `cc` ({e}): install a C compiler and libc headers (apt-get install gcc libc6-dev)"),
+        Err(e) => {
+            panic!("cannot run `cc` ({e}): install a C compiler and libc headers (apt-get install gcc libc6-dev)")
+        }
     };
     assert!(
         output.status.success(),

@@ -291,8 +291,8 @@ pub fn base_file_rules() -> Vec<String> {
 pub fn policy_json(mode: &str, file: &[String], network: &[String], process: &[String]) -> String {
     let list = |v: &[String]| v.iter().map(|s| json_str(s)).collect::<Vec<_>>().join(", ");
     format!(
-        "{{\n  \"version\": 1,\n  \"mode\": {},\n  \"block\": [\"file\", \"network\", \"process\"],\n  \"allow\": {{\n    \
-         \"file\": [{}],\n    \"network\": [{}],\n    \"process\": [{}]\n  }}\n}}\n",
+        "{{\n  \"version\": 1,\n  \"mode\": {},\n  \"block\": [\"file\", \"network\", \"process\"],\n  \
+         \"allow\": {{\n    \"file\": [{}],\n    \"network\": [{}],\n    \"process\": [{}]\n  }}\n}}\n",
         json_str(mode),
         list(file),
         list(network),
@@ -399,11 +399,13 @@ pub fn run_fixture(cmd: &mut Command, timeout: Duration) -> Transcript {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
     let drain = |mut r: Box<dyn Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut buf = Vec::new();
             let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
+            let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+        });
+        rx
     };
     let out = drain(Box::new(child.stdout.take().expect("stdout")));
     let err = drain(Box::new(child.stderr.take().expect("stderr")));
@@ -412,21 +414,40 @@ pub fn run_fixture(cmd: &mut Command, timeout: Duration) -> Transcript {
             break Some(status);
         }
         if start.elapsed() > timeout {
-            // The whole group: children of the fixture hold the pipes too.
-            let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", child.id())).status();
+            kill_group(child.id());
+            let _ = child.kill();
             let _ = child.wait();
             break None;
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let stdout = out.join().expect("stdout reader");
-    let raw_stderr = err.join().expect("stderr reader");
+    // A process the fixture left behind may hold the pipes open: wait a
+    // little, not forever.
+    let grace = if status.is_some() { timeout } else { Duration::from_secs(2) };
+    let stdout = out.recv_timeout(grace).unwrap_or_else(|_| "<stdout still open>".into());
+    let raw_stderr = err.recv_timeout(grace).unwrap_or_else(|_| "<stderr still open>".into());
     let wall = start.elapsed();
     let Some(status) = status else {
         panic!("fixture timed out after {timeout:?} (deadlock?)\nstdout:\n{stdout}\nstderr:\n{raw_stderr}");
     };
     let (startup, cases, exit) = split_cases(&raw_stderr);
     Transcript { code: status.code(), wall, stdout, startup, cases, exit, raw_stderr }
+}
+
+/// Kills every process of the group `pgid` one by one (a `kill` of the
+/// negative group id is not reliable in every sandbox).
+fn kill_group(pgid: u32) {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid pgrp ...: comm may contain spaces, so count from the last ')'.
+        let pgrp = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok());
+        if pgrp == Some(pgid) {
+            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        }
+    }
 }
 
 /// An expected event line.

@@ -171,9 +171,35 @@ pub fn resolve(
     links: &mut impl Links,
     out: &mut PathBuf,
 ) -> Result<Resolved, ResolveError> {
+    resolve_from(b"/", path, follow_last, links, out)
+}
+
+/// [`resolve`] for `path` relative to `base` (an absolute directory path
+/// without links, such as the cwd): `path` is walked as written, so its
+/// `..` go up from where its links led, as the kernel does. An absolute
+/// `path` ignores `base`.
+pub fn resolve_from(
+    base: &[u8],
+    path: &[u8],
+    follow_last: bool,
+    links: &mut impl Links,
+    out: &mut PathBuf,
+) -> Result<Resolved, ResolveError> {
     let mut pending = [0u8; PATH_MAX];
     let mut target = [0u8; PATH_MAX];
-    let mut plen = copy_into(&mut pending, path)?;
+    let mut plen = if path.first() == Some(&b'/') {
+        copy_into(&mut pending, path)?
+    } else {
+        let n = copy_into(&mut pending, base)?;
+        let end = n + 1 + path.len();
+        let (Some((slash, rest)), true) = (pending.get_mut(n..end).and_then(|d| d.split_first_mut()), end <= PATH_MAX)
+        else {
+            return Err(ResolveError::TooLong);
+        };
+        *slash = b'/';
+        rest.copy_from_slice(path);
+        end
+    };
     let mut pos = 0usize;
     let mut hops = 0u32;
     let mut exists = true;
@@ -338,6 +364,21 @@ mod tests {
         assert_eq!(res(&mut fs, "/a/up/a/up/etc", true), ok("/etc"));
         assert_eq!(res(&mut fs, "/tmp/chain1", true), ok("/etc/shadow"));
         assert_eq!(res(&mut fs, "//var/./task/../task/link/", true), ok("/etc/shadow"));
+    }
+
+    #[test]
+    fn relative_paths_walk_from_the_base() {
+        let mut fs = fake(&[("/r/allowed/secretdir", "../secret"), ("/lib", "usr/lib")]);
+        let mut out = PathBuf::new();
+        // `..` after a link goes up from the link's target, not lexically.
+        let r = resolve_from(b"/r", b"allowed/secretdir/../allowed/data.txt", true, &mut fs, &mut out);
+        assert_eq!((r, s(&out).as_str()), (Ok(Resolved::Real), "/r/allowed/data.txt"));
+        let r = resolve_from(b"/r", b"/lib/../etc/hostname", true, &mut fs, &mut out);
+        assert_eq!((r, s(&out).as_str()), (Ok(Resolved::Real), "/usr/etc/hostname"));
+        let r = resolve_from(b"/", b"x", true, &mut fs, &mut out);
+        assert_eq!((r, s(&out).as_str()), (Ok(Resolved::Real), "/x"));
+        let long = [b'a'; PATH_MAX];
+        assert_eq!(resolve_from(b"/r", &long, true, &mut fs, &mut out), Err(ResolveError::TooLong));
     }
 
     #[test]

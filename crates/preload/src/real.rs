@@ -81,6 +81,12 @@ reals! {
     RENAME = c"rename";
     RENAMEAT = c"renameat";
     RENAMEAT2 = c"renameat2";
+    LINK = c"link";
+    LINKAT = c"linkat";
+    SYMLINK = c"symlink";
+    SYMLINKAT = c"symlinkat";
+    TRUNCATE = c"truncate";
+    TRUNCATE64 = c"truncate64";
 }
 
 /// Calls a real function through a pointer of the given C type; when the

@@ -1,7 +1,6 @@
 /* execl, execle and execlp are truly variadic, and stable Rust cannot
  * define a C-variadic function: these collect their arguments into an
- * array (as glibc does) and call execve / execvp, which resolve to
- * rampart's hooks through the normal symbol lookup. They are hidden: the
+ * array (as glibc does) and hand it to the checked exec in Rust. They are hidden: the
  * exported execl* are naked Rust trampolines (hooks/variadic.rs) that jump
  * here, because a cdylib only exports Rust items. */
 
@@ -11,6 +10,10 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* In hooks/exec.rs: the checked exec, told which entry point was called
+ * (0 execl, 1 execle, 2 execlp) so its event line names it. */
+int rampart_exec_from_shim(int which, const char *path, char *const argv[], char *const envp[]);
 
 /* The most arguments accepted (glibc has no limit but the stack's). */
 #define RAMPART_MAX_ARGS 65536
@@ -41,7 +44,7 @@ __attribute__((visibility("hidden"))) int rampart_execl(const char *path, const 
         argv[i] = va_arg(ap, const char *);
     }
     va_end(ap);
-    return execve(path, (char *const *)argv, environ);
+    return rampart_exec_from_shim(0, path, (char *const *)argv, environ);
 }
 
 __attribute__((visibility("hidden"))) int rampart_execle(const char *path, const char *arg, ...) {
@@ -60,7 +63,7 @@ __attribute__((visibility("hidden"))) int rampart_execle(const char *path, const
     }
     char *const *envp = va_arg(ap, char *const *);
     va_end(ap);
-    return execve(path, (char *const *)argv, envp);
+    return rampart_exec_from_shim(1, path, (char *const *)argv, envp);
 }
 
 __attribute__((visibility("hidden"))) int rampart_execlp(const char *file, const char *arg, ...) {
@@ -78,5 +81,5 @@ __attribute__((visibility("hidden"))) int rampart_execlp(const char *file, const
         argv[i] = va_arg(ap, const char *);
     }
     va_end(ap);
-    return execvp(file, (char *const *)argv);
+    return rampart_exec_from_shim(2, file, (char *const *)argv, environ);
 }

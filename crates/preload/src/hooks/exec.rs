@@ -101,6 +101,32 @@ pub unsafe extern "C" fn execvpe(file: *const c_char, argv: *const *const c_char
     exec_with("execvpe", program, argv, envp, |env| call_real!(real::EXECVPE, ExecveFn, -1, (file, argv, env)))
 }
 
+/// The C shim's way in (`shim.c`): `execl` (0), `execle` (1) or `execlp`
+/// (2) with their arguments collected into arrays.
+///
+/// # Safety
+/// As execve(2) (execvpe(3) for 2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rampart_exec_from_shim(
+    which: c_int,
+    file: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    // SAFETY: file is a C string (exec's contract).
+    let bytes = unsafe { sys::c_bytes(file) };
+    let (op, program) = match which {
+        0 => ("execl", Program::At { dirfd: libc::AT_FDCWD, path: bytes, follow: true }),
+        1 => ("execle", Program::At { dirfd: libc::AT_FDCWD, path: bytes, follow: true }),
+        _ => ("execlp", Program::Search(bytes)),
+    };
+    if which == 2 {
+        exec_with(op, program, argv, envp, |env| call_real!(real::EXECVPE, ExecveFn, -1, (file, argv, env)))
+    } else {
+        exec_with(op, program, argv, envp, |env| call_real!(real::EXECVE, ExecveFn, -1, (file, argv, env)))
+    }
+}
+
 /// # Safety
 /// As fexecve(3).
 #[unsafe(no_mangle)]

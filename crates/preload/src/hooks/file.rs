@@ -206,11 +206,27 @@ fn freopen_like(
     mode: *const c_char,
     stream: *mut FILE,
 ) -> *mut FILE {
-    if let Some(st) = state::checked().filter(|_| !path.is_null() && !mode.is_null()) {
-        // SAFETY: both are non-null C strings (freopen's contract).
-        let (p, m) = unsafe { (sys::c_bytes(path), sys::c_bytes(mode)) };
+    if let Some(st) = state::checked().filter(|_| !mode.is_null()) {
+        // SAFETY: mode is a non-null C string (freopen's contract).
+        let m = unsafe { sys::c_bytes(mode) };
         if let Some(flags) = fopen_flags(m) {
             let access = rampart_decide::flags::open_access(flags);
+            let mut fd_link = rampart_decide::text::StackText::<32>::new();
+            let p = if path.is_null() {
+                // A new mode on the same file (glibc reopens
+                // /proc/self/fd/N internally): the file must allow it, or
+                // a read-only stream could be made writable.
+                if stream.is_null() {
+                    return call_real!(real, FreopenFn, std::ptr::null_mut(), (path, mode, stream));
+                }
+                // SAFETY: stream is the caller's open stream.
+                let fd = unsafe { libc::fileno(stream) };
+                let _ = std::fmt::Write::write_fmt(&mut fd_link, format_args!("/proc/self/fd/{fd}"));
+                fd_link.as_bytes()
+            } else {
+                // SAFETY: path is a non-null C string.
+                unsafe { sys::c_bytes(path) }
+            };
             if let Decision::Deny = file::check_path(st, op, libc::AT_FDCWD, p, access, true) {
                 // As a failed freopen: the original stream is closed.
                 // SAFETY: stream is the caller's open stream.
@@ -364,4 +380,96 @@ pub unsafe extern "C" fn renameat2(
         return -1;
     }
     call_real!(real::RENAMEAT2, Renameat2Fn, -1, (olddir, old, newdir, new, flags))
+}
+
+type LinkFn = unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
+type LinkatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, c_int) -> c_int;
+type SymlinkatFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char) -> c_int;
+type TruncateFn = unsafe extern "C" fn(*const c_char, libc::off_t) -> c_int;
+
+/// A hard link gives the file a second name, which would otherwise let an
+/// allowed directory reach a denied file: both names need `w`.
+///
+/// # Safety
+/// As link(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn link(old: *const c_char, new: *const c_char) -> c_int {
+    if !may_write("link", libc::AT_FDCWD, old) || !may_write("link", libc::AT_FDCWD, new) {
+        return -1;
+    }
+    call_real!(real::LINK, LinkFn, -1, (old, new))
+}
+
+/// # Safety
+/// As linkat(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn linkat(
+    olddir: c_int,
+    old: *const c_char,
+    newdir: c_int,
+    new: *const c_char,
+    flags: c_int,
+) -> c_int {
+    if !may_write("linkat", olddir, old) || !may_write("linkat", newdir, new) {
+        return -1;
+    }
+    call_real!(real::LINKAT, LinkatFn, -1, (olddir, old, newdir, new, flags))
+}
+
+/// A symlink's target is checked whenever it is followed; creating one
+/// writes its own name.
+///
+/// # Safety
+/// As symlink(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn symlink(target: *const c_char, name: *const c_char) -> c_int {
+    if !may_write("symlink", libc::AT_FDCWD, name) {
+        return -1;
+    }
+    call_real!(real::SYMLINK, LinkFn, -1, (target, name))
+}
+
+/// # Safety
+/// As symlinkat(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn symlinkat(target: *const c_char, dirfd: c_int, name: *const c_char) -> c_int {
+    if !may_write("symlinkat", dirfd, name) {
+        return -1;
+    }
+    call_real!(real::SYMLINKAT, SymlinkatFn, -1, (target, dirfd, name))
+}
+
+/// Truncating by name writes the file it names (links followed).
+fn may_truncate(op: &'static str, path: *const c_char) -> bool {
+    let Some(st) = state::checked().filter(|_| !path.is_null()) else { return true };
+    let saved = sys::errno();
+    // SAFETY: path is a non-null C string (the call's contract).
+    let bytes = unsafe { sys::c_bytes(path) };
+    match file::check_path(st, op, libc::AT_FDCWD, bytes, rampart_policy::Access::W, true) {
+        Decision::Deny => false,
+        Decision::Allow => {
+            sys::set_errno(saved);
+            true
+        }
+    }
+}
+
+/// # Safety
+/// As truncate(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn truncate(path: *const c_char, len: libc::off_t) -> c_int {
+    if !may_truncate("truncate", path) {
+        return -1;
+    }
+    call_real!(real::TRUNCATE, TruncateFn, -1, (path, len))
+}
+
+/// # Safety
+/// As truncate64(2) (the same as truncate on 64-bit Linux).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn truncate64(path: *const c_char, len: libc::off_t) -> c_int {
+    if !may_truncate("truncate64", path) {
+        return -1;
+    }
+    call_real!(real::TRUNCATE64, TruncateFn, -1, (path, len))
 }

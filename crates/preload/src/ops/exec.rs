@@ -12,7 +12,7 @@ use rampart_decide::paths::{PathBuf, Resolved, resolve};
 use rampart_decide::search::{DEFAULT_PATH, find};
 use rampart_policy::{Category, PATH_MAX, Verdict};
 
-use crate::ops::file::absolute;
+use crate::ops::file::{absolute, resolve_at};
 use crate::report::{self, Activity};
 use crate::state::State;
 use crate::sys::{self, RealLinks};
@@ -74,18 +74,19 @@ pub fn check(st: &State, op: &'static str, program: Program<'_>, argv: *const *c
 /// Finds the program's real path (symlinks resolved) into `out`.
 fn locate(program: Program<'_>, out: &mut PathBuf) -> bool {
     let mut abs = PathBuf::new();
-    let follow = match program {
+    let resolved = match program {
+        Program::At { path: b"", .. } => return false,
         Program::At { dirfd, path, follow } => {
-            if path.is_empty() || absolute(dirfd, path, &mut abs) != Ok(true) {
+            if absolute(dirfd, path, &mut abs) != Ok(true) {
                 return false;
             }
-            follow
+            resolve_at(dirfd, path, follow, out)
         }
         Program::Search(file) if file.contains(&b'/') => {
             if absolute(libc::AT_FDCWD, file, &mut abs) != Ok(true) {
                 return false;
             }
-            true
+            resolve_at(libc::AT_FDCWD, file, true, out)
         }
         Program::Search(file) => {
             let path_var = getenv(c"PATH").unwrap_or(DEFAULT_PATH);
@@ -98,7 +99,7 @@ fn locate(program: Program<'_>, out: &mut PathBuf) -> bool {
             if !find(path_var, file, cwd.as_bytes(), &mut abs, executable) {
                 return false;
             }
-            true
+            Some(resolve(abs.as_bytes(), true, &mut RealLinks, out))
         }
         Program::Fd(fd) => {
             let mut link = [0u8; PATH_MAX];
@@ -106,12 +107,12 @@ fn locate(program: Program<'_>, out: &mut PathBuf) -> bool {
             if abs.set(link.get(..n).unwrap_or(b"/")).is_err() {
                 return false;
             }
-            true
+            Some(resolve(abs.as_bytes(), true, &mut RealLinks, out))
         }
     };
-    match resolve(abs.as_bytes(), follow, &mut RealLinks, out) {
-        Ok(Resolved::Real | Resolved::ProcSelf) => true,
-        Ok(Resolved::Magic) | Err(_) => out.set(abs.as_bytes()).is_ok(),
+    match resolved {
+        Some(Ok(Resolved::Real | Resolved::ProcSelf)) => true,
+        _ => out.set(abs.as_bytes()).is_ok(),
     }
 }
 

@@ -10,7 +10,7 @@
 use std::ffi::{c_char, c_int, c_uint};
 
 use rampart_decide::flags::{O_CREAT, O_EXCL, O_NOFOLLOW, open_access};
-use rampart_decide::paths::{PathBuf, ResolveError, Resolved, resolve};
+use rampart_decide::paths::{PathBuf, ResolveError, Resolved, resolve, resolve_from};
 use rampart_policy::{Access, Category, PATH_MAX, Verdict};
 
 use crate::report::{self, Activity};
@@ -97,24 +97,19 @@ pub fn open(
             }
         }
     }
-    if abs_slot.is_none() {
-        let mut p = PathBuf::new();
-        if p.set(bytes).is_err() {
-            return unknown(st, op, bytes, access, || real(dirfd, path, flags, mode));
-        }
-        abs_slot = Some(p);
-    }
-    let abs = filled(&mut abs_slot, bytes);
     for _ in 0..SWAP_RETRIES {
         let follow_last = flags & O_NOFOLLOW == 0 && flags & (O_CREAT | O_EXCL) != (O_CREAT | O_EXCL);
         let mut real_path = PathBuf::new();
-        let kind = match resolve(abs.as_bytes(), follow_last, &mut RealLinks, &mut real_path) {
-            Ok(k) => k,
-            Err(ResolveError::TooManyLinks) => {
+        let kind = match resolve_at(dirfd, bytes, follow_last, &mut real_path) {
+            None => return real(dirfd, path, flags, mode),
+            Some(Ok(k)) => k,
+            Some(Err(ResolveError::TooManyLinks)) => {
                 sys::set_errno(libc::ELOOP);
                 return -1;
             }
-            Err(ResolveError::TooLong) => return unknown(st, op, bytes, access, || real(dirfd, path, flags, mode)),
+            Some(Err(ResolveError::TooLong)) => {
+                return unknown(st, op, bytes, access, || real(dirfd, path, flags, mode));
+            }
         };
         if let Decision::Deny = decide(st, op, &real_path, access) {
             return -1;
@@ -179,10 +174,34 @@ pub fn check_path(
         Err(()) => return deny_unknown(st, op, path, access),
     }
     let mut real_path = PathBuf::new();
-    match resolve(abs.as_bytes(), follow_last, &mut RealLinks, &mut real_path) {
-        Ok(_) => decide(st, op, &real_path, access),
-        Err(_) => decide(st, op, &abs, access),
+    match resolve_at(dirfd, path, follow_last, &mut real_path) {
+        Some(Ok(_)) => decide(st, op, &real_path, access),
+        _ => decide(st, op, &abs, access),
     }
+}
+
+/// Resolves `path` as the kernel walks it from `dirfd`: the real path of
+/// the directory (or the cwd) as the base, then `path` as written, so a
+/// `..` after a link goes up from where the link led. `None` when the base
+/// cannot be read (a bad dirfd: the real call fails on its own).
+pub fn resolve_at(
+    dirfd: c_int,
+    path: &[u8],
+    follow_last: bool,
+    out: &mut PathBuf,
+) -> Option<Result<Resolved, ResolveError>> {
+    if path.first() == Some(&b'/') {
+        return Some(resolve(path, follow_last, &mut RealLinks, out));
+    }
+    let mut base = PathBuf::new();
+    if dirfd == libc::AT_FDCWD {
+        sys::cwd(&mut base).ok()?;
+    } else {
+        let mut dir = [0u8; PATH_MAX];
+        let n = sys::fd_path(dirfd, &mut dir)?;
+        base.set(dir.get(..n)?).ok()?;
+    }
+    Some(resolve_from(base.as_bytes(), path, follow_last, &mut RealLinks, out))
 }
 
 /// The lexical absolute path, filled from `bytes` (absolute) if it was not
