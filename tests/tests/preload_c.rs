@@ -844,6 +844,60 @@ fn name_writes_unlink_mkdir_rename() {
         .expect_no_traffic();
 }
 
+/// link, linkat, symlink, symlinkat and truncate are writes: a hard link
+/// needs `w` on both names (or an allowed directory could reach a denied
+/// file's content), a symlink on its own name, truncate on the file it
+/// names after links.
+#[test]
+fn links_and_truncate_are_writes() {
+    let fx = Fx::new("links");
+    let mut want = Map::new();
+    for k in [
+        "link_from_denied",
+        "linkat_to_denied",
+        "symlink_denied",
+        "symlinkat_denied",
+        "truncate_denied",
+        "truncate_via_link",
+    ] {
+        want.insert(k.into(), json!("EACCES"));
+    }
+    for k in ["link", "unlink_h2", "symlinkat", "unlink_sl", "truncate", "unlink_t"] {
+        want.insert(k.into(), json!("ok"));
+        want.insert(format!("{k}_ret"), json!(0));
+    }
+    want.insert("t_size".into(), json!(1));
+    fx.run("links", "")
+        .expect_out(Value::Object(want))
+        .expect_events(&[
+            file(Block, "link", fx.path("secret/x"), "w"),
+            file(Block, "linkat", fx.path("secret/h"), "w"),
+            file(Block, "symlink", fx.path("secret/sl"), "w"),
+            file(Block, "symlinkat", fx.path("secret/sl2"), "w"),
+            file(Block, "truncate", fx.path("secret/x"), "w"),
+            file(Block, "truncate", fx.path("secret/x"), "w"),
+        ])
+        .expect_changes(&[])
+        .expect_no_traffic();
+}
+
+/// A hook interrupted by a signal whose handler calls hooks: both are
+/// checked (nothing to deadlock on), and every denial in the handler and in
+/// the interrupted loop is a block line.
+#[test]
+fn hooks_work_inside_signal_handlers() {
+    let fx = Fx::new("signals");
+    let r = fx.run("signals", "");
+    let runs = r.get("handler_runs").as_i64().unwrap();
+    assert!(runs >= 200, "{}", r.context());
+    assert_eq!(r.get("handler_denied").as_i64(), Some(runs), "{}", r.context());
+    assert_eq!(r.get("handler_allowed").as_i64(), Some(runs), "{}", r.context());
+    assert_eq!(r.get("main_all_denied"), &json!(true), "{}", r.context());
+    let blocks = r.events.iter().filter(|e| e.kind == Block).count() as i64;
+    assert!(blocks > runs, "{} block lines for {runs} handler runs plus the loop\n{}", blocks, r.context());
+    r.expect_changes(&[]);
+}
+
 /// O_TMPFILE makes an unnamed file in the directory: a write there.
 #[test]
 fn o_tmpfile_is_a_write_in_the_directory() {

@@ -35,7 +35,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -414,6 +416,87 @@ static void case_names(void) {
     RET("unlinkat_dir", unlinkat(dfd, "allowed/e3", AT_REMOVEDIR));
     RET("unlink_link", unlink(path("allowed/link")));
     close(dfd);
+}
+
+/* A hard link gives a file a second name (both names need `w`, or an
+ * allowed directory could reach a denied file); a symlink writes its own
+ * name; truncate by name writes the file it names (links followed). The
+ * allowed calls undo themselves, so the sandbox ends as it started. */
+static void case_links(void) {
+    int dfd = open(ROOT, O_RDONLY | O_DIRECTORY, 0);
+    RET("link_from_denied", link(path("secret/x"), path("allowed/h")));
+    RET("linkat_to_denied", linkat(dfd, "allowed/data.txt", dfd, "secret/h", 0));
+    RET("symlink_denied", symlink("../allowed/data.txt", path("secret/sl")));
+    RET("symlinkat_denied", symlinkat("x", dfd, "secret/sl2"));
+    RET("truncate_denied", truncate(path("secret/x"), 0));
+    RET("truncate_via_link", truncate(path("allowed/link"), 0));
+    RET("link", link(path("allowed/data.txt"), path("allowed/h2")));
+    RET("unlink_h2", unlink(path("allowed/h2")));
+    RET("symlinkat", symlinkat("data.txt", dfd, "allowed/sl"));
+    RET("unlink_sl", unlink(path("allowed/sl")));
+    int fd = open(path("allowed/t"), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd >= 0) {
+        if (write(fd, "abc", 3) != 3) put_str("write_t", "short");
+        close(fd);
+    }
+    RET("truncate", truncate(path("allowed/t"), 1));
+    struct stat st;
+    stat(path("allowed/t"), &st);
+    jfmt(",\"t_size\":%ld", (long)st.st_size);
+    RET("unlink_t", unlink(path("allowed/t")));
+    close(dfd);
+}
+
+/* Hooks run from a signal handler while the interrupted code is itself
+ * inside a hook: the handler's opens are checked like any other (no lock,
+ * no allocation to deadlock on). */
+static volatile sig_atomic_t H_DENIED_OK, H_ALLOWED_OK, H_RUNS;
+/* Made before the handler is installed: the handler itself must not
+ * allocate (asprintf) any more than the hooks may. */
+static const char *H_SECRET, *H_ALLOWED;
+static void on_alarm(int sig) {
+    (void)sig;
+    int saved = errno;
+    int fd = open(H_SECRET, O_RDONLY);
+    if (fd < 0 && errno == EACCES) H_DENIED_OK++;
+    else if (fd >= 0) close(fd);
+    fd = open(H_ALLOWED, O_RDONLY);
+    if (fd >= 0) {
+        H_ALLOWED_OK++;
+        close(fd);
+    }
+    H_RUNS++;
+    errno = saved;
+}
+
+static void case_signals(void) {
+    H_SECRET = path("secret/x");
+    H_ALLOWED = path("allowed/data.txt");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 500}, {0, 500}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    long main_ok = 0, main_denied = 0;
+    while (H_RUNS < 200) {
+        int fd = open(H_ALLOWED, O_RDONLY);
+        if (fd >= 0) {
+            main_ok++;
+            close(fd);
+        }
+        fd = open(H_SECRET, O_RDONLY);
+        if (fd < 0 && errno == EACCES) main_denied++;
+        else if (fd >= 0) close(fd);
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    int runs = H_RUNS;
+    jfmt(",\"handler_runs\":%d,\"handler_denied\":%d,\"handler_allowed\":%d,\"main_all_allowed\":%s,\"main_all_denied\":%s",
+         runs, (int)H_DENIED_OK, (int)H_ALLOWED_OK, main_ok > 0 ? "true" : "false",
+         main_ok == main_denied ? "true" : "false");
 }
 
 /* O_TMPFILE makes an unnamed file in a directory: a write there. */
@@ -1101,6 +1184,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(c, "dotdot")) case_dotdot();
     else if (!strcmp(c, "tmpfile")) case_tmpfile();
     else if (!strcmp(c, "names")) case_names();
+    else if (!strcmp(c, "links")) case_links();
+    else if (!strcmp(c, "signals")) case_signals();
     else if (!strcmp(c, "freopen_null")) case_freopen_null();
     else if (!strcmp(c, "exec_link")) case_exec_link();
     else if (!strcmp(c, "slashes")) case_slashes();
