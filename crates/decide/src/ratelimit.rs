@@ -23,6 +23,9 @@ struct Slot {
 
 pub struct RateLimit {
     slots: [Slot; SLOTS],
+    /// Whether any alert was ever held back: [`RateLimit::drain`] at exit
+    /// then walks the table; otherwise it touches none of its pages.
+    held: AtomicU64,
 }
 
 /// What to do with one alert.
@@ -52,6 +55,7 @@ impl RateLimit {
                     label: SeqText::new(),
                 }
             }; SLOTS],
+            held: AtomicU64::new(0),
         }
     }
 
@@ -69,6 +73,7 @@ impl RateLimit {
             }
         }
         slot.suppressed.fetch_add(1, Ordering::AcqRel);
+        self.held.store(1, Ordering::Release);
         Alert::Suppress
     }
 
@@ -94,6 +99,9 @@ impl RateLimit {
     /// Takes every pending suppressed count, with its label, for the
     /// summaries written at exit.
     pub fn drain(&self, mut each: impl FnMut(&[u8], u64)) {
+        if self.held.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let mut buf = [0u8; TEXT_MAX];
         for slot in &self.slots {
             if slot.key.load(Ordering::Acquire) == 0 {
