@@ -32,14 +32,16 @@ COMMANDS:
              pipe write+read, socket+connect, fork+exec; C loops in
              benches/hooked/loop.c) bare and under LD_PRELOAD in profile,
              alert and block mode with 10 / 1k / 100k rules, interleaved,
-             median of several runs; callgrind instructions per allowed
-             open; peers strace -f, proxychains4, snoopy; cold start of
+             median of several runs; user-space instructions per allowed
+             open, natively (ptrace single-step) and under callgrind;
+             peers strace -f, proxychains4, snoopy; cold start of
              python3, node and java. Builds the release library, installs
              missing tools with apt-get (snoopy is only unpacked, never put
              in /etc/ld.so.preload), prints the README table and writes it
-             to TARGET/hooked-bench.md (about 5 minutes).
+             to TARGET/hooked-bench.md (about 8 minutes on 2 cores;
+             --smoke writes hooked-bench-smoke.md).
                --smoke         a few thousand iterations, one repetition,
-                               no peers or callgrind (under a minute)
+                               no peers or callgrind (well under a minute)
                --reps N        repetitions (default 9); --cold-reps N (20)
                --secs S        length of one bare run (default 0.3)
                --no-peers, --no-callgrind, --no-cold   skip those parts
