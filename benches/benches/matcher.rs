@@ -1,7 +1,9 @@
-//! Matcher benchmarks: ns per query for hits and misses of each kind, and
-//! compile time, at 10, 1 000 and 100 000 rules per category.
+//! Matcher benchmarks: ns per query for hits and misses of each kind,
+//! compile time, and the time to load the compiled matcher's snapshot (what
+//! an exec'd child does instead of compiling), at 10, 1 000 and 100 000
+//! rules per category.
 //!
-//! Groups are named `KIND_hit` / `KIND_miss` / `compile`, each with one
+//! Groups are named `KIND_hit` / `KIND_miss` / `compile` / `load_snapshot`, each with one
 //! benchmark per size; `cargo xtask bench` reads their medians from
 //! `target/criterion/*/*/new/estimates.json` into the README table.
 
@@ -16,6 +18,7 @@ struct Fixture {
     n: usize,
     policy: Policy,
     matcher: Matcher,
+    snapshot: Vec<u8>,
     queries: Queries,
 }
 
@@ -27,7 +30,11 @@ fn fixtures() -> Vec<Fixture> {
             let matcher = policy.compile();
             let queries = Queries::new(n);
             check(n, &matcher, &queries);
-            Fixture { n, policy, matcher, queries }
+            let snapshot = matcher.to_snapshot();
+            let loaded = Matcher::from_snapshot(&snapshot).unwrap_or_else(|e| panic!("{n} rules: {e}"));
+            check(n, &loaded, &queries);
+            eprintln!("snapshot of {n} rules per category: {} bytes", snapshot.len());
+            Fixture { n, policy, matcher, snapshot, queries }
         })
         .collect()
 }
@@ -112,6 +119,14 @@ fn matcher(c: &mut Criterion) {
     for f in &fx {
         group.bench_function(BenchmarkId::from_parameter(f.n), |b| {
             b.iter_with_large_drop(|| black_box(&f.policy).compile())
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("load_snapshot");
+    for f in &fx {
+        group.bench_function(BenchmarkId::from_parameter(f.n), |b| {
+            b.iter_with_large_drop(|| Matcher::from_snapshot(black_box(&f.snapshot)))
         });
     }
     group.finish();

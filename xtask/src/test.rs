@@ -13,7 +13,7 @@ const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// The fuzz crates (relative to the workspace root) and their targets;
 /// seeds are in `DIR/seeds/TARGET/`.
 pub const FUZZ_CRATES: [(&str, &[&str]); 2] = [
-    ("crates/policy/fuzz", &["parse_policy", "match_queries"]),
+    ("crates/policy/fuzz", &["parse_policy", "match_queries", "load_snapshot"]),
     ("crates/decide/fuzz", &["resolve_paths", "decode_inputs"]),
 ];
 const DEFAULT_FUZZ_SECS: u64 = 20;

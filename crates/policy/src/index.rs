@@ -2,14 +2,18 @@
 //! Built once from a [`crate::Policy`]; every query reads them in place
 //! with stack buffers only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use crate::glob::{Glob, GlobSeg, SegRef, match_segments, match_wild, next_segment, root_as_empty};
 use crate::path::{PATH_MAX, is_normalized, normalize_path};
 use crate::rule::{HostPattern, PortRange, canonical_ip, v4_mask, v6_mask};
-use crate::table::{BytesTable, SEED, hash_name, hash_path, hash_segment};
+use crate::snapshot::{
+    Fields, Reader, Record, SnapshotError, Writer, bytes_ok, index_error, pair, span_error, span_ok, triple,
+};
+use crate::table::{ByteStrings, BytesTable, SEED, hash_name, hash_path, hash_segment};
 use crate::types::{Access, Proto};
 
 /// Runs `f` on the normalised form of `path`, copying into a stack buffer
@@ -192,6 +196,81 @@ impl GlobIndex {
             }
         }
     }
+}
+
+impl GlobIndex {
+    pub(crate) fn write_snapshot(&self, w: &mut Writer) {
+        w.bytes(&self.arena);
+        w.array(&self.segs, |s| Record::<9>::new().u8(s.kind).u32(s.off).u32(s.len).done());
+        w.array(&self.tails, |t| Record::<9>::new().u8(t.access.bits()).u32(t.first).u32(t.end).done());
+        self.prefixes.write_snapshot(w);
+        w.array(&self.entries, |e| Record::<9>::new().u8(e.exact.bits()).u32(e.first_tail).u32(e.end_tail).done());
+        w.u64(self.depths);
+    }
+
+    /// Reads an index written by [`GlobIndex::write_snapshot`]: segment
+    /// kinds known and their bytes within the arena, tail and entry spans
+    /// within the arrays they index, one entry per prefix.
+    pub(crate) fn read_snapshot(r: &mut Reader<'_>) -> Result<GlobIndex, SnapshotError> {
+        let arena = r.bytes("arena")?;
+        let n = arena.len();
+        let segs = r.array(
+            "segs",
+            |rec| {
+                let (kind, off, len) = triple(rec);
+                Seg { kind, off, len }
+            },
+            |rec| {
+                let (kind, off, len) = triple(rec);
+                (kind <= ANY_DEPTH) & bytes_ok(off, len, n)
+            },
+            |rec| {
+                let (kind, off, len) = triple(rec);
+                format!("segment kind {kind}, bytes {off}+{len} (kinds 0-2, an arena of {n} bytes)")
+            },
+        )?;
+        let tails =
+            read_access_spans(r, "tails", segs.len(), "segments", |access, first, end| Tail { access, first, end })?;
+        let prefixes = BytesTable::read_snapshot(r, "prefixes")?;
+        let entries = read_access_spans(r, "entries", tails.len(), "tails", |exact, first_tail, end_tail| Entry {
+            exact,
+            first_tail,
+            end_tail,
+        })?;
+        if entries.len() != prefixes.len() {
+            return Err(r.fail(format_args!("{} entries for {} prefixes", entries.len(), prefixes.len())));
+        }
+        let depths = r.u64("depths")?;
+        Ok(GlobIndex { prefixes, entries, tails, segs, arena, depths })
+    }
+}
+
+/// Records of (access, span within an array of `len`).
+fn read_access_spans<T>(
+    r: &mut Reader<'_>,
+    what: &str,
+    len: usize,
+    of: &str,
+    make: impl Fn(Access, u32, u32) -> T,
+) -> Result<Box<[T]>, SnapshotError> {
+    r.array(
+        what,
+        |rec| {
+            let (access, first, end) = triple(rec);
+            make(Access::from_bits(access).unwrap_or(Access::NONE), first, end)
+        },
+        |rec| {
+            let (access, first, end) = triple(rec);
+            (access <= Access::RW.bits()) & span_ok(first, end, len)
+        },
+        |rec| {
+            let (access, first, end) = triple(rec);
+            match Access::from_bits(access) {
+                None => format!("access bits {access:#x} beyond rw"),
+                Some(_) => span_error(first, end, len, of),
+            }
+        },
+    )
 }
 
 /// One port rule of a host: protocol and an inclusive port range.
@@ -400,6 +479,155 @@ impl NetIndex {
     }
 }
 
+impl NetIndex {
+    pub(crate) fn write_snapshot(&self, w: &mut Writer) {
+        w.array(&self.ports, |p| Record::<5>::new().u8(proto_code(p.proto)).u16(p.ports.lo).u16(p.ports.hi).done());
+        let span = |s: &PortSpan| Record::<8>::new().u32(s.first).u32(s.end).done();
+        w.array(&self.spans, span);
+        w.array(&[self.any], span);
+        self.names.write_snapshot(w);
+        w.u32s(&self.name_spans);
+        self.suffixes.write_snapshot(w);
+        w.u32s(&self.suffix_spans);
+        write_ip_tables(w, &self.v4, |&(k, id)| Record::<8>::new().u32(k).u32(id).done());
+        write_ip_tables(w, &self.v6, |&(k, id)| Record::<20>::new().u128(k).u32(id).done());
+    }
+
+    /// Reads an index written by [`NetIndex::write_snapshot`]: known
+    /// protocols, port spans within the port rules, every host's span index
+    /// within the spans, one span index per name and suffix, address tables
+    /// by prefix length (longest first, each length at most once) with
+    /// masked keys in ascending order.
+    pub(crate) fn read_snapshot(r: &mut Reader<'_>) -> Result<NetIndex, SnapshotError> {
+        let port = |rec: &[u8; 5]| {
+            let mut f = Fields(rec);
+            (f.u8(), f.u16(), f.u16())
+        };
+        let ports = r.array(
+            "ports",
+            |rec| {
+                let (proto, lo, hi) = port(rec);
+                PortRule { proto: if proto == 0 { Proto::Tcp } else { Proto::Udp }, ports: PortRange { lo, hi } }
+            },
+            |rec| {
+                let (proto, lo, hi) = port(rec);
+                (proto <= 1) & (lo <= hi)
+            },
+            |rec| {
+                let (proto, lo, hi) = port(rec);
+                format!("protocol {proto}, ports {lo}-{hi} (protocols 0-1, low ≤ high)")
+            },
+        )?;
+        let n = ports.len();
+        let read_spans = |r: &mut Reader<'_>, what| {
+            r.array(
+                what,
+                |rec| {
+                    let (first, end) = pair(rec);
+                    PortSpan { first, end }
+                },
+                |rec| {
+                    let (first, end) = pair(rec);
+                    span_ok(first, end, n)
+                },
+                |rec| {
+                    let (first, end) = pair(rec);
+                    span_error(first, end, n, "port rules")
+                },
+            )
+        };
+        let spans = read_spans(r, "spans")?;
+        let any = read_spans(r, "any")?;
+        let &[any] = &*any else {
+            return Err(r.fail(format_args!("{} spans for `any`, expected 1", any.len())));
+        };
+        let n_spans = spans.len();
+        let names = BytesTable::read_snapshot(r, "names")?;
+        let span_ids =
+            |r: &mut Reader<'_>, what| r.u32s(what, |i| (i as usize) < n_spans, |i| index_error(i, n_spans, "spans"));
+        let name_spans = span_ids(r, "name spans")?;
+        let suffixes = BytesTable::read_snapshot(r, "suffixes")?;
+        let suffix_spans = span_ids(r, "suffix spans")?;
+        if name_spans.len() != names.len() || suffix_spans.len() != suffixes.len() {
+            return Err(r.fail(format_args!(
+                "{} spans for {} names, {} for {} suffixes",
+                name_spans.len(),
+                names.len(),
+                suffix_spans.len(),
+                suffixes.len()
+            )));
+        }
+        let v4 = read_ip_tables(r, "v4", 32, v4_mask, n_spans, pair)?;
+        let v6 = read_ip_tables(r, "v6", 128, v6_mask, n_spans, |rec: &[u8; 20]| {
+            let mut f = Fields(rec);
+            (f.u128(), f.u32())
+        })?;
+        Ok(NetIndex { any, names, name_spans, suffixes, suffix_spans, v4, v6, spans, ports })
+    }
+}
+
+fn proto_code(p: Proto) -> u8 {
+    match p {
+        Proto::Tcp => 0,
+        Proto::Udp => 1,
+    }
+}
+
+/// Address tables as (prefix length, entry count, entries sorted by key).
+fn write_ip_tables<K: Copy + Ord, const N: usize>(
+    w: &mut Writer,
+    tables: &[(u8, IntMap<K>)],
+    record: impl Fn(&(K, u32)) -> [u8; N],
+) {
+    w.u64(tables.len() as u64);
+    for (len, table) in tables {
+        w.u8(*len);
+        let mut entries: Vec<(K, u32)> = table.iter().map(|(k, id)| (*k, *id)).collect();
+        entries.sort_unstable();
+        w.array(&entries, &record);
+    }
+}
+
+fn read_ip_tables<K, const N: usize>(
+    r: &mut Reader<'_>,
+    what: &str,
+    max_len: u8,
+    mask: fn(u8) -> K,
+    n_spans: usize,
+    decode: impl Fn(&[u8; N]) -> (K, u32),
+) -> Result<Vec<(u8, IntMap<K>)>, SnapshotError>
+where
+    K: Copy + Ord + std::hash::Hash + std::ops::BitAnd<Output = K> + fmt::LowerHex,
+{
+    // A table takes at least its length byte and entry count.
+    let n = r.count(9, what)?;
+    let mut tables: Vec<(u8, IntMap<K>)> = Vec::with_capacity(n.min(usize::from(max_len) + 1));
+    for _ in 0..n {
+        let len = r.u8(what)?;
+        if len > max_len || tables.last().is_some_and(|(prev, _)| len >= *prev) {
+            return Err(r.fail(format_args!("{what}: prefix length /{len} out of order or beyond /{max_len}")));
+        }
+        let records = r.records::<N>(what)?;
+        if records.is_empty() {
+            return Err(r.fail(format_args!("{what}: empty table for /{len}")));
+        }
+        let mut table = IntMap::with_capacity_and_hasher(records.len(), BuildHasherDefault::default());
+        let mut last: Option<K> = None;
+        for rec in records {
+            let (key, id) = decode(rec);
+            if key & mask(len) != key || last.is_some_and(|l| l >= key) || id as usize >= n_spans {
+                return Err(r.fail(format_args!(
+                    "{what}: entry {key:#x}/{len} → span {id}: host bits set, keys out of order, or span beyond {n_spans}"
+                )));
+            }
+            last = Some(key);
+            table.insert(key, id);
+        }
+        tables.push((len, table));
+    }
+    Ok(tables)
+}
+
 fn ip_key(ip: IpAddr, len: Option<u8>) -> HostKey {
     match ip {
         IpAddr::V4(v4) => HostKey::V4(len.unwrap_or(32), u32::from(v4)),
@@ -434,23 +662,24 @@ pub(crate) struct ApiIndex {
     /// presence alone answers service-level queries).
     services: BytesTable,
     service_spans: Box<[(u32, u32)]>,
-    action_patterns: Box<[Box<[u8]>]>,
-    wild_services: Box<[WildApiRule]>,
+    action_patterns: ByteStrings,
+    /// Rules whose service has a wildcard: service and action patterns.
+    wild_services: ByteStrings,
+    wild_actions: ByteStrings,
 }
-
-/// A rule whose service has a wildcard: (service pattern, action pattern).
-type WildApiRule = (Box<[u8]>, Box<[u8]>);
 
 impl ApiIndex {
     pub(crate) fn build<'a>(rules: impl IntoIterator<Item = (&'a str, &'a str)>) -> ApiIndex {
-        let mut exact = HashMap::new();
-        let mut services: HashMap<Vec<u8>, Vec<Box<[u8]>>> = HashMap::new();
-        let mut wild_services = Vec::new();
+        // Sorted (not hashed) grouping: the same policy always compiles to
+        // the same tables, so its snapshot is the same bytes.
+        let mut exact: Vec<Vec<u8>> = Vec::new();
+        let mut services: BTreeMap<Vec<u8>, Vec<Box<[u8]>>> = BTreeMap::new();
+        let mut wild_services: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         for (service, action) in rules {
             let service = service.to_ascii_lowercase().into_bytes();
             let action = action.to_ascii_lowercase().into_bytes();
             if service.contains(&b'*') {
-                wild_services.push((service.into(), action.into()));
+                wild_services.push((service, action));
                 continue;
             }
             let patterns = services.entry(service.clone()).or_default();
@@ -460,10 +689,12 @@ impl ApiIndex {
                 let mut key = service;
                 key.push(b':');
                 key.extend_from_slice(&action);
-                exact.insert(key, ());
+                exact.push(key);
             }
         }
-        let exact = BytesTable::build(exact.keys().map(|k: &Vec<u8>| (hash_name(k), k.as_slice())));
+        exact.sort_unstable();
+        exact.dedup();
+        let exact = BytesTable::build(exact.iter().map(|k| (hash_name(k), k.as_slice())));
         let mut names = Vec::with_capacity(services.len());
         let mut spans = Vec::with_capacity(services.len());
         let mut action_patterns = Vec::new();
@@ -479,9 +710,58 @@ impl ApiIndex {
             exact,
             services: BytesTable::build(names.iter().map(|n| (hash_name(n), n.as_slice()))),
             service_spans: spans.into_boxed_slice(),
-            action_patterns: action_patterns.into_boxed_slice(),
-            wild_services: wild_services.into_boxed_slice(),
+            action_patterns: ByteStrings::build(action_patterns.iter().map(|p| &p[..])),
+            wild_services: ByteStrings::build(wild_services.iter().map(|(s, _)| &s[..])),
+            wild_actions: ByteStrings::build(wild_services.iter().map(|(_, a)| &a[..])),
         }
+    }
+
+    pub(crate) fn write_snapshot(&self, w: &mut Writer) {
+        self.exact.write_snapshot(w);
+        self.action_patterns.write_snapshot(w);
+        self.services.write_snapshot(w);
+        w.array(&self.service_spans, |&(first, end)| Record::<8>::new().u32(first).u32(end).done());
+        self.wild_services.write_snapshot(w);
+        self.wild_actions.write_snapshot(w);
+    }
+
+    /// Reads an index written by [`ApiIndex::write_snapshot`]: one span of
+    /// action patterns per service, within the patterns; as many action
+    /// patterns as wildcard-service patterns.
+    pub(crate) fn read_snapshot(r: &mut Reader<'_>) -> Result<ApiIndex, SnapshotError> {
+        let exact = BytesTable::read_snapshot(r, "exact")?;
+        let action_patterns = ByteStrings::read_snapshot(r, "action patterns")?;
+        let services = BytesTable::read_snapshot(r, "services")?;
+        let n = action_patterns.len();
+        let service_spans = r.array(
+            "service spans",
+            pair,
+            |rec| {
+                let (first, end) = pair(rec);
+                span_ok(first, end, n)
+            },
+            |rec| {
+                let (first, end) = pair(rec);
+                span_error(first, end, n, "action patterns")
+            },
+        )?;
+        if service_spans.len() != services.len() {
+            return Err(r.fail(format_args!("{} spans for {} services", service_spans.len(), services.len())));
+        }
+        let wild_services = ByteStrings::read_snapshot(r, "wildcard services")?;
+        let wild_actions = ByteStrings::read_snapshot(r, "wildcard services' actions")?;
+        if wild_services.len() != wild_actions.len() {
+            return Err(r.fail(format_args!(
+                "{} wildcard services with {} action patterns",
+                wild_services.len(),
+                wild_actions.len()
+            )));
+        }
+        Ok(ApiIndex { exact, services, service_spans, action_patterns, wild_services, wild_actions })
+    }
+
+    fn wild_rules(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.wild_services.iter().zip(self.wild_actions.iter())
     }
 
     pub(crate) fn allows(&self, service: &str, action: Option<&str>) -> bool {
@@ -493,7 +773,7 @@ impl ApiIndex {
         svc.make_ascii_lowercase();
         let span = self.services.get(hash_name(svc), svc).and_then(|i| self.service_spans.get(i as usize));
         let Some(action) = action else {
-            return span.is_some() || self.wild_services.iter().any(|(s, _)| match_wild(s, svc));
+            return span.is_some() || self.wild_services.iter().any(|s| match_wild(s, svc));
         };
         if let Some((colon, a)) = act.split_first_mut() {
             *colon = b':';
@@ -504,12 +784,11 @@ impl ApiIndex {
         if self.exact.get(hash_name(key), key).is_some() {
             return true;
         }
-        if let Some(&(first, end)) = span {
-            let patterns = self.action_patterns.get(first as usize..end as usize).unwrap_or(&[]);
-            if patterns.iter().any(|p| match_wild(p, act)) {
-                return true;
-            }
+        if let Some(&(first, end)) = span
+            && self.action_patterns.range(first, end).any(|p| match_wild(p, act))
+        {
+            return true;
         }
-        self.wild_services.iter().any(|(s, a)| match_wild(s, svc) && match_wild(a, act))
+        self.wild_rules().any(|(s, a)| match_wild(s, svc) && match_wild(a, act))
     }
 }

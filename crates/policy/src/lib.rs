@@ -10,7 +10,10 @@
 //! - compiles a policy into a [`Matcher`]: an immutable structure that
 //!   answers "is this activity allowed?" without allocating, locking,
 //!   panicking or touching libc, so the preload library can ask it from a
-//!   `vfork` child or before its own constructor has run.
+//!   `vfork` child or before its own constructor has run;
+//! - writes a compiled matcher as a binary snapshot and loads it back
+//!   ([`Matcher::to_snapshot`], [`Matcher::from_snapshot`]), so an exec'd
+//!   child starts from its parent's matcher without parsing or compiling.
 //!
 //! The crate is safe Rust and does no I/O; the preload library, the policy
 //! fetcher and the CLI are thin users of it.
@@ -25,6 +28,7 @@ mod matcher;
 mod path;
 pub mod reference;
 mod rule;
+mod snapshot;
 mod table;
 mod types;
 
@@ -34,4 +38,5 @@ pub use glob::{Glob, GlobSeg, match_wild as wildcard_match};
 pub use matcher::{Connect, Matcher, Verdict};
 pub use path::{PATH_MAX, normalize_path};
 pub use rule::{ApiRule, FileRule, HostPattern, NetRule, PortRange, Rule, UnixPattern, canonical_ip, mask_ip};
+pub use snapshot::{SNAPSHOT_VERSION, SnapshotError, reseal_snapshot};
 pub use types::{Access, Category, CategorySet, InputSource, Mode, Proto};

@@ -6,6 +6,8 @@ use crate::doc::Policy;
 use crate::glob::match_wild;
 use crate::index::{ApiIndex, GlobIndex, NetIndex, with_normalized};
 use crate::rule::{NetRule, UnixPattern};
+use crate::snapshot::{self, Reader, SnapshotError, Writer};
+use crate::table::ByteStrings;
 use crate::types::{Access, Category, CategorySet, InputSource, Mode, Proto};
 
 /// An outbound connection or datagram to decide on.
@@ -43,7 +45,7 @@ pub struct Matcher {
     process: GlobIndex,
     net: NetIndex,
     unix_paths: GlobIndex,
-    unix_abstract: Box<[Box<[u8]>]>,
+    unix_abstract: ByteStrings,
     api: ApiIndex,
     input: u16,
 }
@@ -71,12 +73,10 @@ impl Policy {
                 UnixPattern::Path(g) => Some((Access::R, g)),
                 UnixPattern::Abstract(_) => None,
             })),
-            unix_abstract: unix()
-                .filter_map(|u| match u {
-                    UnixPattern::Abstract(n) => Some(n.as_bytes().into()),
-                    UnixPattern::Path(_) => None,
-                })
-                .collect(),
+            unix_abstract: ByteStrings::build(unix().filter_map(|u| match u {
+                UnixPattern::Abstract(n) => Some(n.as_bytes()),
+                UnixPattern::Path(_) => None,
+            })),
             api: ApiIndex::build(self.api.iter().map(|r| (r.service.as_str(), r.action.as_str()))),
             input: self.input.iter().fold(0, |bits, i| bits | i.bit()),
         }
@@ -142,5 +142,77 @@ impl Matcher {
 
     pub fn allows_input(&self, src: InputSource) -> bool {
         self.input & src.bit() != 0
+    }
+}
+
+impl Matcher {
+    /// The compiled form as bytes: what [`Matcher::from_snapshot`] loads
+    /// without parsing or compiling (the format is described in the
+    /// `snapshot` module). The same policy always gives the same bytes.
+    pub fn to_snapshot(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(mode_code(self.mode));
+        w.u8(self.block.bits());
+        w.u16(self.input);
+        self.file.write_snapshot(&mut w);
+        self.process.write_snapshot(&mut w);
+        self.net.write_snapshot(&mut w);
+        self.unix_paths.write_snapshot(&mut w);
+        self.unix_abstract.write_snapshot(&mut w);
+        self.api.write_snapshot(&mut w);
+        snapshot::seal(w)
+    }
+
+    /// Loads a snapshot written by [`Matcher::to_snapshot`]. Malformed input
+    /// (truncated, corrupted, another format version, hostile) is an `Err`,
+    /// never a panic: the header, the checksum and every offset, span, index
+    /// and table size a query follows are checked here. A matcher this
+    /// returns answers every query exactly as the one that wrote it, with
+    /// the same guarantees (no allocation, no lock, no panic).
+    pub fn from_snapshot(bytes: &[u8]) -> Result<Matcher, SnapshotError> {
+        let (body, checksum) = snapshot::open(bytes)?;
+        let mut r = Reader::new(body);
+        let read = Matcher::read_snapshot(&mut r);
+        r.finish(checksum, read)
+    }
+
+    fn read_snapshot(r: &mut Reader<'_>) -> Result<Matcher, SnapshotError> {
+        let mode = match r.u8("mode")? {
+            0 => Mode::Off,
+            1 => Mode::Profile,
+            2 => Mode::Alert,
+            3 => Mode::Block,
+            other => return Err(r.fail(format_args!("unknown mode {other}"))),
+        };
+        let block = r.u8("block set")?;
+        let Some(block) = CategorySet::from_bits(block) else {
+            return Err(r.fail(format_args!("block set {block:#x} names unknown categories")));
+        };
+        let input = r.u16("input bits")?;
+        if input & !InputSource::ALL_BITS != 0 {
+            return Err(r.fail(format_args!("input bits {input:#x} name unknown sources")));
+        }
+        r.section("file");
+        let file = GlobIndex::read_snapshot(r)?;
+        r.section("process");
+        let process = GlobIndex::read_snapshot(r)?;
+        r.section("network");
+        let net = NetIndex::read_snapshot(r)?;
+        r.section("unix paths");
+        let unix_paths = GlobIndex::read_snapshot(r)?;
+        r.section("unix abstract names");
+        let unix_abstract = ByteStrings::read_snapshot(r, "names")?;
+        r.section("api");
+        let api = ApiIndex::read_snapshot(r)?;
+        Ok(Matcher { mode, block, file, process, net, unix_paths, unix_abstract, api, input })
+    }
+}
+
+fn mode_code(mode: Mode) -> u8 {
+    match mode {
+        Mode::Off => 0,
+        Mode::Profile => 1,
+        Mode::Alert => 2,
+        Mode::Block => 3,
     }
 }

@@ -63,6 +63,15 @@ impl CategorySet {
     pub fn iter(self) -> impl Iterator<Item = Category> {
         Category::ALL.into_iter().filter(move |c| self.contains(*c))
     }
+
+    pub(crate) const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set with these bits, `None` when a bit names no category.
+    pub(crate) const fn from_bits(bits: u8) -> Option<CategorySet> {
+        if bits & !CategorySet::ALL.0 == 0 { Some(CategorySet(bits)) } else { None }
+    }
 }
 
 impl FromIterator<Category> for CategorySet {
@@ -116,6 +125,11 @@ impl Access {
 
     pub const fn bits(self) -> u8 {
         self.0
+    }
+
+    /// The access with these bits, `None` beyond `RW`.
+    pub(crate) const fn from_bits(bits: u8) -> Option<Access> {
+        if bits <= Access::RW.0 { Some(Access(bits)) } else { None }
     }
 
     pub const fn union(self, other: Access) -> Access {
@@ -226,6 +240,9 @@ impl InputSource {
     pub(crate) const fn bit(self) -> u16 {
         1 << self as u16
     }
+
+    /// Every source's bit.
+    pub(crate) const ALL_BITS: u16 = (1 << InputSource::ALL.len()) - 1;
 }
 
 impl fmt::Display for InputSource {

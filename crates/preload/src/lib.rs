@@ -8,6 +8,7 @@
 //! - `real`: the libc functions behind the hooks.
 //! - `state`: configuration and the compiled policy, lock-free.
 //! - `report`: event lines on stderr.
+//! - `snapshot`: the compiled policy shared with children.
 //! - `guard`: marks the library's own calls.
 //! - `sys`: the raw system calls the hooks make.
 //! - `shim.c`: the variadic `execl*`.
@@ -23,6 +24,7 @@ mod hooks;
 mod ops;
 mod real;
 mod report;
+mod snapshot;
 mod state;
 mod sys;
 

@@ -13,6 +13,7 @@ use rampart_event::EventType;
 use rampart_policy::{Matcher, Mode, Policy};
 
 use crate::report;
+use crate::snapshot;
 
 pub struct State {
     pub matcher: Matcher,
@@ -24,7 +25,7 @@ pub struct State {
     /// rampart_decide::childenv), NUL-terminated.
     pub child_env: Vec<CString>,
     /// Where event lines go: the stderr of the process the wrapper
-    /// started, as `/proc/PID/fd/N` (see `report::Log`).
+    /// started, as `/proc/PID/fd/N` (see `report::open_log`).
     pub log_path: Option<CString>,
 }
 
@@ -48,27 +49,48 @@ pub fn load() {
     let is_child = std::env::var_os("RAMPART_CHILD").is_some_and(|v| v == "1");
     let mut errors: Vec<String> = Vec::new();
 
-    let (policy, source) = match std::env::var_os("RAMPART_POLICY") {
-        None => (Policy::empty(Mode::Profile), "none".to_owned()),
-        Some(src) => match load_policy(&src) {
-            Ok(p) => (p, src.to_string_lossy().into_owned()),
-            Err(e) => {
-                errors.push(format!("policy {}: {e}; running in profile mode", src.to_string_lossy()));
-                (Policy::empty(Mode::Profile), src.to_string_lossy().into_owned())
+    // A child takes the root's compiled policy; the root (or a child whose
+    // root is gone) reads and compiles the policy file.
+    let inherited = if is_child { std::env::var_os("RAMPART_SNAPSHOT") } else { None };
+    let from_root = inherited.as_deref().map(snapshot::load);
+    let (matcher, counts, source) = match from_root {
+        Some(Ok(m)) => (m, [0; 5], "snapshot".to_owned()),
+        other => {
+            if let Some(Err(e)) = other {
+                errors.push(format!("{e}; compiling the policy here instead"));
             }
-        },
-    };
-    let mut matcher = policy.compile();
-    if let Some(m) = std::env::var_os("RAMPART_MODE") {
-        match Mode::parse(&m.to_string_lossy()) {
-            Some(mode) => matcher = matcher.with_mode(mode),
-            None => errors.push(format!("RAMPART_MODE={}: not profile, alert, block or off", m.to_string_lossy())),
+            let (policy, source) = match std::env::var_os("RAMPART_POLICY") {
+                None => (Policy::empty(Mode::Profile), "none".to_owned()),
+                Some(src) => match load_policy(&src) {
+                    Ok(p) => (p, src.to_string_lossy().into_owned()),
+                    Err(e) => {
+                        errors.push(format!("policy {}: {e}; running in profile mode", src.to_string_lossy()));
+                        (Policy::empty(Mode::Profile), src.to_string_lossy().into_owned())
+                    }
+                },
+            };
+            let mut matcher = policy.compile();
+            if let Some(m) = std::env::var_os("RAMPART_MODE") {
+                match Mode::parse(&m.to_string_lossy()) {
+                    Some(mode) => matcher = matcher.with_mode(mode),
+                    None => {
+                        errors.push(format!("RAMPART_MODE={}: not profile, alert, block or off", m.to_string_lossy()))
+                    }
+                }
+            }
+            (matcher, policy.counts(), source)
         }
-    }
+    };
+    let mode = matcher.mode();
+    // Children share the snapshot of the process the wrapper started.
+    let snapshot_path = match (&inherited, mode) {
+        (_, Mode::Off) => None,
+        (Some(p), _) => CString::new(p.as_bytes()).ok(),
+        (None, _) => snapshot::publish(&matcher),
+    };
     let log_path = report::open_log(std::env::var_os("RAMPART_LOG").as_deref());
-    let state = State { matcher, function, runtime_api, child_env: child_env(log_path.as_ref()), log_path };
-    let counts = policy.counts();
-    let mode = state.matcher.mode();
+    let child_env = child_env(&[("RAMPART_LOG", log_path.as_ref()), ("RAMPART_SNAPSHOT", snapshot_path.as_ref())]);
+    let state = State { matcher, function, runtime_api, child_env, log_path };
     STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
 
     for e in &errors {
@@ -104,14 +126,16 @@ fn load_policy(src: &OsStr) -> Result<Policy, String> {
 
 /// The entries children inherit: this process's own values of the
 /// inherited variables (LD_PRELOAD falls back to this library's path), the
-/// log, and the child mark.
-fn child_env(log: Option<&CString>) -> Vec<CString> {
+/// root's log and snapshot, and the child mark.
+fn child_env(shared: &[(&str, Option<&CString>)]) -> Vec<CString> {
     let mut env = Vec::new();
-    if let Some(log) = log {
-        let mut entry = b"RAMPART_LOG=".to_vec();
-        entry.extend_from_slice(log.to_bytes());
-        if let Ok(c) = CString::new(entry) {
-            env.push(c);
+    for (name, value) in shared {
+        if let Some(value) = value {
+            let mut entry = format!("{name}=").into_bytes();
+            entry.extend_from_slice(value.to_bytes());
+            if let Ok(c) = CString::new(entry) {
+                env.push(c);
+            }
         }
     }
     for name in INHERITED {

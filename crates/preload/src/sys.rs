@@ -87,14 +87,15 @@ pub fn cwd(out: &mut PathBuf) -> Result<(), TooLong> {
     out.set(buf.get(..len).unwrap_or(b"/"))
 }
 
-/// What `/proc/self/fd/FD` links to, into `out`; false when `fd` is not
-/// open (or links to something that is not a path).
-pub fn fd_path(fd: c_int, out: &mut [u8; rampart_policy::PATH_MAX]) -> Option<usize> {
+/// What `/proc/self/fd/FD` links to, into `out`; `None` when `fd` is not
+/// open, links to something that is not a path, or does not fit.
+pub fn fd_path(fd: c_int, out: &mut [u8]) -> Option<usize> {
     let mut name = rampart_decide::text::StackText::<32>::new();
     let _ = std::fmt::Write::write_fmt(&mut name, format_args!("/proc/self/fd/{fd}\0"));
     // SAFETY: name is NUL-terminated; out is writable for its length.
     let n = unsafe { libc::readlink(name.as_bytes().as_ptr().cast(), out.as_mut_ptr().cast(), out.len()) };
-    usize::try_from(n).ok().filter(|&n| n > 0 && out.first() == Some(&b'/'))
+    // A result that fills the buffer may have been cut.
+    usize::try_from(n).ok().filter(|&n| n > 0 && n < out.len() && out.first() == Some(&b'/'))
 }
 
 /// The bytes of a C string (empty for null).

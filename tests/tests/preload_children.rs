@@ -1,0 +1,67 @@
+//! Children follow the policy of the process rampart started, not files or
+//! variables the code can change: an exec'd child loads the root's
+//! compiled policy from a sealed memfd, and nothing can rewrite it.
+
+use std::path::Path;
+
+use rampart_event::EventType;
+use rampart_tests::{rampart_run, run, write_policy};
+
+fn policy(dir: &Path) -> std::path::PathBuf {
+    let d = dir.display();
+    write_policy(
+        dir,
+        &format!(
+            r#"{{"version":1,"mode":"block","block":["file"],
+            "allow":{{"file":["r /usr/**","r /lib/**","r /etc/**","r /proc/**","rw /dev/null","rw {d}/policy.json","r {d}/ok"],
+            "process":["/usr/bin/*"]}}}}"#
+        ),
+    )
+}
+
+/// The root rewrites the policy file with garbage before starting its
+/// children: they still enforce the root's policy (no error line, the
+/// secret is blocked in the child and in a grandchild).
+#[test]
+fn exec_children_use_the_roots_compiled_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(dir.path()).unwrap();
+    let p = policy(&dir);
+    std::fs::write(dir.join("secret"), "s3cr3t").unwrap();
+    std::fs::write(dir.join("ok"), "fine").unwrap();
+    let d = dir.display();
+    let script = format!("echo '{{broken' > {d}/policy.json; cat {d}/ok; cat {d}/secret; sh -c 'cat {d}/secret'");
+    let out = run(rampart_run(Some(&p), None).args(["/bin/sh", "-c", &script]));
+    assert_eq!(out.stdout, "fine", "{out:#?}");
+    assert!(out.of(EventType::Error).is_empty(), "{out:#?}");
+    let blocks = out.with_target(EventType::Block, &format!("{d}/secret"));
+    assert_eq!(blocks.len(), 2, "{out:#?}");
+    // One from cat under sh, one from cat under the inner sh: different pids.
+    assert_ne!(blocks[0].pid, blocks[1].pid);
+    assert!(out.stderr.matches("Permission denied").count() == 2, "{out:#?}");
+}
+
+/// The snapshot cannot be written, even by a process the policy lets open
+/// /proc for writing: the memfd is sealed.
+#[test]
+fn the_snapshot_is_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(dir.path()).unwrap();
+    let p = write_policy(&dir, r#"{"version":1,"mode":"block","allow":{"file":["rw /**"],"process":["/usr/bin/*"]}}"#);
+    // A grandchild script finds the snapshot's path in its environment
+    // and tries to append to it and to truncate it.
+    let script = dir.join("tamper.sh");
+    std::fs::write(
+        &script,
+        "echo x >> \"$RAMPART_SNAPSHOT\"; echo after-append; truncate -s 0 \"$RAMPART_SNAPSHOT\"; \
+         wc -c < \"$RAMPART_SNAPSHOT\"\n",
+    )
+    .unwrap();
+    let out = run(rampart_run(Some(&p), None).args(["/bin/sh", "-c"]).arg(format!("/bin/sh {}", script.display())));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"after-append"), "{out:#?}");
+    let size: u64 = lines.get(1).and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+    assert!(size > 0, "the snapshot was emptied: {out:#?}");
+    assert!(out.stderr.contains("I/O error") || out.stderr.contains("Operation not permitted"), "{out:#?}");
+    assert!(out.stderr.contains("truncate") && out.stderr.contains("Operation not permitted"), "{out:#?}");
+}
