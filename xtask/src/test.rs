@@ -77,6 +77,11 @@ pub fn main(opts: Options) -> i32 {
         cargo_step("build", &["build", "-p", "rampart-cli", "-p", "rampart-preload"]),
         cargo_step("test", &["test", "--workspace"]),
         cargo_step("bench-smoke", &["bench", "-p", "rampart-benches", "--", "--test"]),
+        step(
+            "bench-hooked-smoke",
+            "cargo xtask bench-hooked --smoke (the hooked-call runner, a few thousand iterations)",
+            || crate::hooked::main(&["--smoke".to_owned()]),
+        ),
     ];
     // The fuzz crates are workspaces of their own: fmt each one here.
     for (i, (dir, _)) in FUZZ_CRATES.iter().enumerate() {

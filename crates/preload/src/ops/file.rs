@@ -10,7 +10,7 @@
 use std::ffi::{c_char, c_int, c_uint};
 
 use rampart_decide::flags::{O_CREAT, O_EXCL, O_NOFOLLOW, open_access};
-use rampart_decide::paths::{PathBuf, ResolveError, Resolved, resolve, resolve_from};
+use rampart_decide::paths::{PathBuf, ResolveError, Resolved, is_normal, resolve, resolve_from};
 use rampart_policy::{Access, Category, PATH_MAX, Verdict};
 
 use crate::report::{self, Activity};
@@ -80,8 +80,14 @@ pub fn open(
             Ok(fd) => {
                 let v = st.matcher.verdict(Category::File, true);
                 if v != Verdict::Allow {
-                    let abs = filled(&mut abs_slot, bytes);
-                    report::verdict(st, v, &file_activity(op, abs, access));
+                    // Profile mode reports every open: use the caller's
+                    // spelling when it is already the normal one.
+                    if abs_slot.is_none() && is_normal(bytes) {
+                        let a = Activity { cat: Category::File, op, target: bytes, access: Some(access), argv: None };
+                        report::verdict(st, v, &a);
+                    } else {
+                        report::verdict(st, v, &file_activity(op, filled(&mut abs_slot, bytes), access));
+                    }
                 }
                 sys::set_errno(saved);
                 return fd;
