@@ -65,3 +65,82 @@ fn the_snapshot_is_sealed() {
     assert!(out.stderr.contains("I/O error") || out.stderr.contains("Operation not permitted"), "{out:#?}");
     assert!(out.stderr.contains("truncate") && out.stderr.contains("Operation not permitted"), "{out:#?}");
 }
+
+/// Compiles a C source from a string into `dir` with `cc`.
+fn cc(dir: &Path, name: &str, src: &str, args: &[&str]) -> std::path::PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let out = dir.join(name);
+    let st = std::process::Command::new("cc").args(args).arg("-o").arg(&out).arg(&c).arg("-lpthread").status();
+    assert!(st.is_ok_and(|s| s.success()), "cc failed for {name} (is gcc installed? apt-get install gcc)");
+    out
+}
+
+/// Another preloaded library's constructor runs before rampart's: its
+/// calls pass through unchecked (documented), nothing crashes, and from
+/// the program's own start on everything is checked — including a call
+/// made by a thread-specific-data destructor while a thread exits.
+#[test]
+fn before_the_constructor_and_during_thread_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::write(dir.join("secret"), "s3cr3t").unwrap();
+    let d = dir.display();
+    let early = cc(
+        &dir,
+        "libearly.so",
+        &format!(
+            r#"#include <fcntl.h>
+            #include <unistd.h>
+            int early_fd = -2;
+            __attribute__((constructor)) static void early(void) {{ early_fd = open("{d}/secret", O_RDONLY); }}"#
+        ),
+        &["-shared", "-fPIC"],
+    );
+    let main = cc(
+        &dir,
+        "main",
+        &format!(
+            r#"#include <errno.h>
+            #include <fcntl.h>
+            #include <pthread.h>
+            #include <stdio.h>
+            #include <unistd.h>
+            #include <dlfcn.h>
+            static pthread_key_t key;
+            static int at_exit_errno = -1;
+            static void on_exit_of_thread(void *v) {{
+                (void)v;
+                int fd = open("{d}/secret", O_RDONLY);
+                at_exit_errno = fd < 0 ? errno : 0;
+            }}
+            static void *body(void *v) {{ pthread_setspecific(key, (void *)1); return v; }}
+            int main(void) {{
+                int *early_fd = dlsym(RTLD_DEFAULT, "early_fd");
+                pthread_key_create(&key, on_exit_of_thread);
+                pthread_t t;
+                pthread_create(&t, NULL, body, NULL);
+                pthread_join(t, NULL);
+                int fd = open("{d}/secret", O_RDONLY);
+                printf("early=%s main=%s thread_exit=%d\n", early_fd && *early_fd >= 0 ? "opened" : "failed",
+                       fd < 0 && errno == EACCES ? "EACCES" : "opened", at_exit_errno);
+                return 0;
+            }}"#
+        ),
+        &["-O2", "-ldl"],
+    );
+    let p = write_policy(
+        &dir,
+        r#"{"version":1,"mode":"block","allow":{"file":["r /usr/**","r /lib/**","r /etc/**"],"process":[]}}"#,
+    );
+    let mut cmd = rampart_run(Some(&p), None);
+    cmd.arg(&main);
+    // rampart run puts its library first; the other library goes after it
+    // (as LD_PRELOAD=librampart.so:libearly.so), so its constructor runs first.
+    cmd.env("LD_PRELOAD", &early);
+    let out = run(&mut cmd);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    // 13 = EACCES: the destructor's open at thread exit was blocked too.
+    assert_eq!(out.stdout, "early=opened main=EACCES thread_exit=13\n", "{out:#?}");
+    assert_eq!(out.with_target(EventType::Block, &format!("{d}/secret")).len(), 2, "{out:#?}");
+}
