@@ -229,8 +229,10 @@ fn freopen_like(
             };
             if let Decision::Deny = file::check_path(st, op, libc::AT_FDCWD, p, access, true) {
                 // As a failed freopen: the original stream is closed.
-                // SAFETY: stream is the caller's open stream.
-                unsafe { libc::fclose(stream) };
+                if !stream.is_null() {
+                    // SAFETY: stream is the caller's open stream.
+                    unsafe { libc::fclose(stream) };
+                }
                 sys::set_errno(libc::EACCES);
                 return std::ptr::null_mut();
             }
