@@ -150,6 +150,13 @@ pub fn open(
         if let Decision::Deny = decide(st, op, &real_path, access) {
             return -1;
         }
+        // Through /proc/self to an ordinary path (`/proc/self/root/...`,
+        // `/proc/self/fd/N` of a file): opened by the resolved path like any
+        // other, so a link swapped in later fails instead of being followed.
+        let kind = match kind {
+            Resolved::ProcSelf if !real_path.as_bytes().starts_with(b"/proc/") => Resolved::Real,
+            k => k,
+        };
         let fd = match kind {
             Resolved::Real if sys::has_openat2() && follow_last => {
                 match sys::open_no_symlinks(libc::AT_FDCWD, real_path.with_nul().as_ptr().cast(), flags, mode) {
@@ -166,8 +173,9 @@ pub fn open(
                 }
             }
             Resolved::Real => real(libc::AT_FDCWD, real_path.with_nul().as_ptr().cast(), flags, mode),
-            // Kernel links (/proc/self, /proc/*/fd): not swappable, and
-            // only reachable through the caller's own path.
+            // Objects only the kernel's links reach (/proc/self/..., a pipe
+            // behind /proc/*/fd/N): not swappable by anyone, opened through
+            // the caller's own path.
             Resolved::ProcSelf | Resolved::Magic => real(dirfd, path, flags, mode),
         };
         if fd >= 0 {
