@@ -1,9 +1,10 @@
 //! Matcher benchmarks: ns per query for hits and misses of each kind,
+//! the time to parse policy.json (`Policy::parse`: JSON and every rule),
 //! compile time, and the time to load the compiled matcher's snapshot (what
 //! an exec'd child does instead of compiling), at 10, 1 000 and 100 000
 //! rules per category.
 //!
-//! Groups are named `KIND_hit` / `KIND_miss` / `compile` / `load_snapshot`, each with one
+//! Groups are named `KIND_hit` / `KIND_miss` / `parse` / `compile` / `load_snapshot`, each with one
 //! benchmark per size; `cargo xtask bench` reads their medians from
 //! `target/criterion/*/*/new/estimates.json` into the README table.
 
@@ -11,11 +12,13 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use rampart_benches::{NetQuery, QUERIES_PER_KIND, Queries, SIZES, policy};
+use rampart_benches::{NetQuery, QUERIES_PER_KIND, Queries, SIZES, policy_doc};
 use rampart_policy::{Access, Matcher, Policy};
 
 struct Fixture {
     n: usize,
+    /// The policy as policy.json text.
+    json: String,
     policy: Policy,
     matcher: Matcher,
     snapshot: Vec<u8>,
@@ -26,7 +29,8 @@ fn fixtures() -> Vec<Fixture> {
     SIZES
         .iter()
         .map(|&n| {
-            let policy = policy(n);
+            let json = policy_doc(n).to_json();
+            let policy = Policy::parse(&json).unwrap_or_else(|e| panic!("{n} rules: {e}"));
             let matcher = policy.compile();
             let queries = Queries::new(n);
             check(n, &matcher, &queries);
@@ -34,7 +38,7 @@ fn fixtures() -> Vec<Fixture> {
             let loaded = Matcher::from_snapshot(&snapshot).unwrap_or_else(|e| panic!("{n} rules: {e}"));
             check(n, &loaded, &queries);
             eprintln!("snapshot of {n} rules per category: {} bytes", snapshot.len());
-            Fixture { n, policy, matcher, snapshot, queries }
+            Fixture { n, json, policy, matcher, snapshot, queries }
         })
         .collect()
 }
@@ -113,6 +117,15 @@ fn matcher(c: &mut Criterion) {
     let api = |m: &Matcher, (s, a): &(String, Option<String>)| m.allows_api(s, a.as_deref());
     bench_kind(c, "api_hit", &fx, |q| &q.api_hit, api);
     bench_kind(c, "api_miss", &fx, |q| &q.api_miss, api);
+
+    let mut group = c.benchmark_group("parse");
+    group.sample_size(10);
+    for f in &fx {
+        group.bench_function(BenchmarkId::from_parameter(f.n), |b| {
+            b.iter_with_large_drop(|| Policy::parse(black_box(&f.json)))
+        });
+    }
+    group.finish();
 
     let mut group = c.benchmark_group("compile");
     group.sample_size(10);

@@ -35,7 +35,7 @@ impl PolicyDoc {
     /// string lists. Rule texts are not parsed here.
     pub fn from_json(text: &str) -> Result<PolicyDoc, PolicyError> {
         let value: Value = serde_json::from_str(text).map_err(|e| PolicyError::at("", format!("invalid JSON: {e}")))?;
-        let Value::Object(top) = value else {
+        let Value::Object(mut top) = value else {
             return Err(PolicyError::at("", "a policy is a JSON object"));
         };
         for key in top.keys() {
@@ -63,7 +63,7 @@ impl PolicyDoc {
             Some(_) => return Err(PolicyError::at("mode", "expected a string: profile, alert or block")),
             None => return Err(PolicyError::at("mode", "missing (expected profile, alert or block)")),
         };
-        let block = match top.get("block") {
+        let block = match top.remove("block") {
             None => None,
             Some(v) => {
                 let names = string_list(v, "block")?;
@@ -84,11 +84,11 @@ impl PolicyDoc {
             }
         };
         let mut doc = PolicyDoc { mode, block, allow: Default::default() };
-        match top.get("allow") {
+        match top.remove("allow") {
             None => {}
             Some(Value::Object(allow)) => {
                 for (key, list) in allow {
-                    let cat = Category::parse(key).ok_or_else(|| {
+                    let cat = Category::parse(&key).ok_or_else(|| {
                         PolicyError::at(
                             format!("allow.{key}"),
                             "unknown category (expected file, network, process, api, input)",
@@ -121,14 +121,15 @@ impl PolicyDoc {
 
     /// Parses every rule; the first bad one is the error, with its place.
     pub fn validate(&self) -> Result<Policy, PolicyError> {
+        let n = |cat| self.rules(cat).len();
         let mut policy = Policy {
             mode: self.mode,
             block: self.block_set(),
-            file: Vec::new(),
-            network: Vec::new(),
-            process: Vec::new(),
-            api: Vec::new(),
-            input: Vec::new(),
+            file: Vec::with_capacity(n(Category::File)),
+            network: Vec::with_capacity(n(Category::Network)),
+            process: Vec::with_capacity(n(Category::Process)),
+            api: Vec::with_capacity(n(Category::Api)),
+            input: Vec::with_capacity(n(Category::Input)),
         };
         for cat in Category::ALL {
             for (i, text) in self.rules(cat).iter().enumerate() {
@@ -167,15 +168,16 @@ impl PolicyDoc {
     }
 }
 
-fn string_list(v: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
+/// The strings of a JSON list, moved out of the parsed value (no copy).
+fn string_list(v: Value, path: &str) -> Result<Vec<String>, PolicyError> {
     let Value::Array(items) = v else {
         return Err(PolicyError::at(path, "expected a list of strings"));
     };
     items
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, item)| match item {
-            Value::String(s) => Ok(s.clone()),
+            Value::String(s) => Ok(s),
             other => Err(PolicyError::at(format!("{path}[{i}]"), format!("expected a string, found {other}"))),
         })
         .collect()
@@ -195,8 +197,13 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Reads and validates policy.json text.
+    /// Reads and validates policy.json text. Plain documents (what rampart
+    /// writes) are read in one pass without a JSON value tree; anything
+    /// else, and every error, goes through [`PolicyDoc`].
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        if let Some(policy) = crate::plain::parse(text) {
+            return Ok(policy);
+        }
         PolicyDoc::from_json(text)?.validate()
     }
 

@@ -32,34 +32,44 @@ impl Glob {
         if !s.starts_with('/') {
             return Err("path must be absolute (start with /)".into());
         }
-        if s.contains('\0') {
+        // Bytes throughout: `str`'s pattern searches cost more than the
+        // parse. Splitting at the ASCII `/` keeps every piece UTF-8.
+        let bytes = s.as_bytes();
+        if bytes.contains(&0) {
             return Err("path contains a NUL byte".into());
         }
-        let mut segs = Vec::new();
-        let mut text = String::with_capacity(s.len());
-        for seg in s.split('/').filter(|seg| !seg.is_empty()) {
+        let shown = |seg: &[u8]| String::from_utf8_lossy(seg).into_owned();
+        let mut segs = Vec::with_capacity(bytes.iter().filter(|&&b| b == b'/').count());
+        let mut text = Vec::with_capacity(s.len());
+        for seg in bytes.split(|&b| b == b'/').filter(|seg| !seg.is_empty()) {
             match seg {
-                "." | ".." => return Err(format!("`{seg}` segments are not allowed; write the path it stands for")),
-                "**" => {
+                b"." | b".." => {
+                    return Err(format!("`{}` segments are not allowed; write the path it stands for", shown(seg)));
+                }
+                b"**" => {
                     // `/**/**` means the same as `/**`; keep one.
                     if segs.last() != Some(&GlobSeg::AnyDepth) {
                         segs.push(GlobSeg::AnyDepth);
-                        text.push_str("/**");
+                        text.extend_from_slice(b"/**");
                     }
                     continue;
                 }
-                _ if seg.contains("**") => {
-                    return Err(format!("`**` must be a whole path segment (in `{seg}`); use `*` within a segment"));
+                _ if seg.windows(2).any(|w| w == b"**") => {
+                    return Err(format!(
+                        "`**` must be a whole path segment (in `{}`); use `*` within a segment",
+                        shown(seg)
+                    ));
                 }
-                _ if seg.contains(['*', '?']) => segs.push(GlobSeg::Wild(seg.as_bytes().into())),
-                _ => segs.push(GlobSeg::Literal(seg.as_bytes().into())),
+                _ if seg.iter().any(|&b| b == b'*' || b == b'?') => segs.push(GlobSeg::Wild(seg.into())),
+                _ => segs.push(GlobSeg::Literal(seg.into())),
             }
-            text.push('/');
-            text.push_str(seg);
+            text.push(b'/');
+            text.extend_from_slice(seg);
         }
         if text.is_empty() {
-            text.push('/');
+            text.push(b'/');
         }
+        let text = String::from_utf8(text).map_err(|_| "path is not UTF-8".to_string())?;
         Ok(Glob { text, segs })
     }
 
@@ -152,8 +162,12 @@ pub(crate) fn match_segments<'s>(seg: impl Fn(usize) -> Option<SegRef<'s>>, path
     loop {
         match seg(si) {
             Some(SegRef::AnyDepth) => {
-                star = Some((si + 1, rest));
                 si += 1;
+                // A trailing `**` takes whatever is left.
+                if seg(si).is_none() {
+                    return true;
+                }
+                star = Some((si, rest));
                 continue;
             }
             Some(s) => {
@@ -194,11 +208,46 @@ pub(crate) fn match_segments<'s>(seg: impl Fn(usize) -> Option<SegRef<'s>>, path
 /// Classic greedy wildcard matching with single-star backtracking: linear
 /// in practice, O(n·m) at worst, never recursive, never allocating.
 pub fn match_wild(pat: &[u8], text: &[u8]) -> bool {
+    let Some(star) = pat.iter().rposition(|&c| c == b'*') else {
+        // No `*`: one pass, a byte for a byte and a character for a `?`.
+        let mut t = 0;
+        for &c in pat {
+            let Some(&b) = text.get(t) else { return false };
+            if c == b'?' {
+                t = after_char(text, t);
+            } else if b == c {
+                t += 1;
+            } else {
+                return false;
+            }
+        }
+        return t == text.len();
+    };
+    // A plain literal after the last `*` (`*.json`) must end the text, and
+    // only what is before it is left to match. (A `?` spans a whole
+    // character and a `*` only stops at a character's first byte, so this
+    // holds for a suffix without `?` that is empty or starts a character.)
+    let (head, suffix) = pat.split_at(star + 1);
+    if !suffix.contains(&b'?') && suffix.first().is_none_or(|&c| c & 0xC0 != 0x80) {
+        return match text.len().checked_sub(suffix.len()).and_then(|n| text.split_at_checked(n)) {
+            Some((front, end)) => end == suffix && wild_loop(head, front),
+            None => false,
+        };
+    }
+    wild_loop(pat, text)
+}
+
+/// The greedy matching behind [`match_wild`].
+fn wild_loop(pat: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         match pat.get(p) {
             Some(b'*') => {
+                // A trailing `*` takes the rest (it stops at the end).
+                if p + 1 == pat.len() {
+                    return true;
+                }
                 star = Some((p + 1, t));
                 p += 1;
                 continue;
@@ -308,6 +357,68 @@ mod tests {
         assert!(!m("/tmp/?", "/tmp/ab"));
         assert!(!m("/tmp/?", "/tmp"));
         assert!(m("/tmp/a?c", "/tmp/abc"));
+    }
+
+    /// `match_wild` as it was before its shortcuts: the plain greedy loop.
+    fn naive_wild(pat: &[u8], text: &[u8]) -> bool {
+        let (mut p, mut t) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match pat.get(p) {
+                Some(b'*') => {
+                    star = Some((p + 1, t));
+                    p += 1;
+                    continue;
+                }
+                Some(b'?') => {
+                    p += 1;
+                    t = after_char(text, t);
+                    continue;
+                }
+                Some(&c) if text.get(t) == Some(&c) => {
+                    p += 1;
+                    t += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            match star {
+                Some((sp, st)) => {
+                    let next = after_char(text, st);
+                    star = Some((sp, next));
+                    p = sp;
+                    t = next;
+                }
+                None => return false,
+            }
+        }
+        pat[p.min(pat.len())..].iter().all(|&c| c == b'*')
+    }
+
+    #[test]
+    fn wild_shortcuts_agree_with_the_plain_loop() {
+        // Every pattern and text up to 4 symbols over an alphabet with
+        // wildcards, a two-byte character and a lone continuation byte.
+        let alphabet: [&[u8]; 7] = [b"*", b"?", b"a", b".", "é".as_bytes(), &[0xA9], b"b"];
+        let mut words: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=4 {
+            let mut next = Vec::new();
+            for w in words.iter().filter(|w| w.len() >= len - 1) {
+                for a in alphabet {
+                    let mut v = w.clone();
+                    v.extend_from_slice(a);
+                    next.push(v);
+                }
+            }
+            words.extend(next.into_iter().filter(|v: &Vec<u8>| v.len() >= len));
+        }
+        words.sort();
+        words.dedup();
+        for pat in &words {
+            for text in words.iter().filter(|t| !t.contains(&b'*')) {
+                assert_eq!(match_wild(pat, text), naive_wild(pat, text), "{pat:?} {text:?}");
+            }
+        }
     }
 
     #[test]

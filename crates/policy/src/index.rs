@@ -2,34 +2,19 @@
 //! Built once from a [`crate::Policy`]; every query reads them in place
 //! with stack buffers only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
-use crate::glob::{Glob, GlobSeg, SegRef, match_segments, match_wild, next_segment, root_as_empty};
-use crate::path::{PATH_MAX, is_normalized, normalize_path};
+use crate::glob::{Glob, GlobSeg, SegRef, match_segments, match_wild};
+use crate::path::{PATH_MAX, normalize_path};
 use crate::rule::{HostPattern, PortRange, canonical_ip, v4_mask, v6_mask};
 use crate::snapshot::{
     Fields, Reader, Record, SnapshotError, Writer, bytes_ok, index_error, pair, span_error, span_ok, triple,
 };
-use crate::table::{ByteStrings, BytesTable, SEED, hash_name, hash_path, hash_segment};
+use crate::table::{ByteStrings, BytesTable, SEED, hash_bytes, hash_finish, hash_step, tail_word};
 use crate::types::{Access, Proto};
-
-/// Runs `f` on the normalised form of `path`, copying into a stack buffer
-/// only when the path is not normalised already. Relative and over-long
-/// paths get `false`: no rule can allow what cannot be named absolutely.
-#[inline]
-pub(crate) fn with_normalized(path: &[u8], f: impl FnOnce(&[u8]) -> bool) -> bool {
-    if path.len() <= PATH_MAX && is_normalized(path) {
-        return f(path);
-    }
-    let mut buf = [0u8; PATH_MAX];
-    match normalize_path(path, &mut buf) {
-        Some(n) => buf.get(..n).is_some_and(f),
-        None => false,
-    }
-}
 
 /// How one compiled segment is stored: kind and a span of the arena.
 #[derive(Clone, Copy, Debug)]
@@ -55,9 +40,19 @@ struct Tail {
 /// and `/var/task/*.py`; the whole path for a literal rule).
 #[derive(Clone, Copy, Debug)]
 struct Entry {
+    /// Granted on the prefix itself (literal rules).
     exact: Access,
+    /// Granted on the prefix and everything below it (`prefix/**`), so the
+    /// commonest rule costs no pattern matching.
+    any: Access,
+    /// The other rules: what follows the prefix.
     first_tail: u32,
     end_tail: u32,
+}
+
+/// Whether what follows a literal prefix is just `/**`.
+fn is_any_depth(tail: &[GlobSeg]) -> bool {
+    matches!(tail, [GlobSeg::AnyDepth])
 }
 
 /// Globs indexed by their literal prefix. A query walks the path once,
@@ -81,18 +76,21 @@ impl GlobIndex {
         // (literal prefix, access, what follows the prefix), grouped by
         // prefix with a sort: no per-rule allocation, so a 100k-rule policy
         // compiles in little more memory than the result.
-        let mut rules: Vec<(&'a [u8], Access, &'a [GlobSeg])> = rules
+        // Sorted by the prefix's hash first (one integer compare, where the
+        // bytes would take a `memcmp`), then its bytes: still the same order
+        // for the same rules, so the same snapshot bytes.
+        let mut rules: Vec<(&'a [u8], Access, &'a [GlobSeg], u64)> = rules
             .into_iter()
             .map(|(access, glob)| {
                 let (prefix, n_lit) = glob.literal_prefix();
-                (prefix, access, glob.segments().get(n_lit..).unwrap_or(&[]))
+                (prefix, access, glob.segments().get(n_lit..).unwrap_or(&[]), hash_bytes(prefix))
             })
             .collect();
-        rules.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        rules.sort_unstable_by(|a, b| a.3.cmp(&b.3).then_with(|| a.0.cmp(b.0)));
         // Exact capacities: no reallocation doubles the peak, and
         // `into_boxed_slice` below does not copy.
         let n_prefixes = rules.iter().enumerate().filter(|(i, r)| *i == 0 || rules[i - 1].0 != r.0).count();
-        let with_tail = rules.iter().filter(|r| !r.2.is_empty());
+        let with_tail = rules.iter().filter(|r| !r.2.is_empty() && !is_any_depth(r.2));
         let n_tails = with_tail.clone().count();
         let n_segs = with_tail.clone().map(|r| r.2.len()).sum();
         let n_bytes = with_tail
@@ -103,22 +101,26 @@ impl GlobIndex {
             })
             .sum();
         let mut depths = 0u64;
-        let mut prefixes: Vec<&[u8]> = Vec::with_capacity(n_prefixes);
+        let mut prefixes: Vec<(u64, &[u8])> = Vec::with_capacity(n_prefixes);
         let mut entries: Vec<Entry> = Vec::with_capacity(n_prefixes);
         let mut tails = Vec::with_capacity(n_tails);
         let mut segs = Vec::with_capacity(n_segs);
         let mut arena = Vec::with_capacity(n_bytes);
-        for (prefix, access, tail) in rules {
-            if prefixes.last() != Some(&prefix) {
+        for (prefix, access, tail, hash) in rules {
+            if prefixes.last().is_none_or(|&(_, last)| last != prefix) {
                 let n_segs = prefix.iter().filter(|b| **b == b'/').count();
                 depths |= 1 << n_segs.min(63);
-                prefixes.push(prefix);
+                prefixes.push((hash, prefix));
                 let first = tails.len() as u32;
-                entries.push(Entry { exact: Access::NONE, first_tail: first, end_tail: first });
+                entries.push(Entry { exact: Access::NONE, any: Access::NONE, first_tail: first, end_tail: first });
             }
             let Some(entry) = entries.last_mut() else { continue };
             if tail.is_empty() {
                 entry.exact = entry.exact.union(access);
+                continue;
+            }
+            if is_any_depth(tail) {
+                entry.any = entry.any.union(access);
                 continue;
             }
             let first = segs.len() as u32;
@@ -135,7 +137,7 @@ impl GlobIndex {
             entry.end_tail = tails.len() as u32;
         }
         GlobIndex {
-            prefixes: BytesTable::build(prefixes.iter().map(|p| (hash_path(p), *p))),
+            prefixes: BytesTable::build(prefixes.iter().copied()),
             entries: entries.into_boxed_slice(),
             tails: tails.into_boxed_slice(),
             segs: segs.into_boxed_slice(),
@@ -158,42 +160,224 @@ impl GlobIndex {
         })
     }
 
-    /// The access the rules grant on a normalised path, stopping early once
-    /// `needed` is covered.
+    /// The access the rules grant on `path` (absolute; normalised here if
+    /// it is not), stopping early once `needed` is covered. Relative and
+    /// over-long paths get nothing: no rule can allow what cannot be named
+    /// absolutely.
+    #[inline]
     pub(crate) fn granted(&self, path: &[u8], needed: Access) -> Access {
-        let path = root_as_empty(path);
-        let mut granted = Access::NONE;
+        if path.len() <= PATH_MAX
+            && let Some(granted) = self.walk(path, needed)
+        {
+            return granted;
+        }
+        self.granted_normalized(path, needed)
+    }
+
+    /// [`GlobIndex::granted`] for a path that is not in normal form: copied
+    /// into a stack buffer, normalised, walked again. Out of line, so the
+    /// common case does not carry the buffer in its frame.
+    #[cold]
+    #[inline(never)]
+    fn granted_normalized(&self, path: &[u8], needed: Access) -> Access {
+        let mut buf = [0u8; PATH_MAX];
+        match normalize_path(path, &mut buf) {
+            Some(n) => buf.get(..n).and_then(|p| self.walk(p, needed)).unwrap_or(Access::NONE),
+            None => Access::NONE,
+        }
+    }
+
+    /// One pass over an absolute path, 8 bytes at a time: checks that no
+    /// segment is empty, `.` or `..` (`None` if one is, or if the path is
+    /// relative: the answer is then for [`normalize_path`]'s form), and
+    /// finds each `/` (and a virtual one at the end). At each depth where
+    /// some prefix has as many segments, it looks the prefix up (its hash is
+    /// the running hash of the path's whole words plus the partial word
+    /// before the `/`) and matches that prefix's patterns against the rest.
+    /// Once `needed` is covered, or no deeper prefix exists, only the check
+    /// goes on. Patterns may be tried on a rest whose bad segment is only
+    /// seen later; their answer is then dropped with the `None`.
+    #[inline]
+    fn walk(&self, path: &[u8], needed: Access) -> Option<Access> {
+        // The root has no segments: it is the empty prefix.
+        let path = match path {
+            [b'/'] => &[][..],
+            [b'/', ..] => path,
+            _ => return None,
+        };
+        let (words, tail) = path.as_chunks::<8>();
+        // Word `k` of the path; then the last partial word with the
+        // virtual `/` that ends the path; then zeros.
+        let last_k = words.len();
+        let last = tail_word(path) | (u64::from(b'/') << (8 * tail.len()));
+        let word = |k: usize| match words.get(k) {
+            Some(w) => u64::from_le_bytes(*w),
+            None if k == last_k => last,
+            None => 0,
+        };
         let mut hash = SEED;
-        let mut depth = 0u32;
-        let mut end = 0usize;
-        loop {
-            if self.depths & (1 << depth.min(63)) != 0 {
-                let (prefix, rest) = path.split_at(end);
-                if let Some(e) = self.prefixes.get(hash, prefix).and_then(|i| self.entries.get(i as usize)) {
-                    if rest.is_empty() {
-                        granted = granted.union(e.exact);
-                    }
-                    for tail in self.tails.get(e.first_tail as usize..e.end_tail as usize).unwrap_or(&[]) {
+        // Bit 0: some prefix has as many segments as there were `/` before
+        // the next one. An arithmetic shift keeps bit 63 (depths ≥ 63) set.
+        let mut todo = self.depths;
+        let mut granted = Access::NONE;
+        let mut k = 0;
+        let mut cur = word(0);
+        while todo != 0 {
+            let next = word(k + 1);
+            if !segments_ok(path, k, cur, next) {
+                return None;
+            }
+            let mut slashes = byte_mask(cur, b'/');
+            while slashes != 0 {
+                if todo & 1 != 0 {
+                    let b = (slashes.trailing_zeros() / 8) as usize;
+                    let p = k * 8 + b;
+                    let h = hash_finish(hash, cur & low_bytes(b), p);
+                    if self.prefixes.may_hold(h) {
+                        granted = self.probe(h, path, p, granted, needed);
                         if granted.covers(needed) {
+                            todo = 0;
                             break;
                         }
-                        if !granted.covers(tail.access) && match_segments(|i| self.seg(tail, i), rest) {
-                            granted = granted.union(tail.access);
-                        }
-                    }
-                    if granted.covers(needed) {
-                        return granted;
                     }
                 }
+                todo = ((todo as i64) >> 1) as u64;
+                slashes &= slashes - 1;
             }
-            match next_segment(&path[end..]) {
-                Some((seg, _)) => {
-                    hash = hash_segment(hash, seg);
-                    end += 1 + seg.len();
-                    depth += 1;
+            if k == last_k {
+                return Some(granted);
+            }
+            hash = hash_step(hash, cur);
+            cur = next;
+            k += 1;
+        }
+        // Only the check is left.
+        while k <= last_k {
+            let next = word(k + 1);
+            if !segments_ok(path, k, cur, next) {
+                return None;
+            }
+            cur = next;
+            k += 1;
+        }
+        Some(granted)
+    }
+
+    /// `granted` plus what the rules of the prefix `path[..p]` (if it is
+    /// one, `hash` being its hash) grant on the rest of the path. Out of
+    /// line: the walk keeps its few values in registers.
+    #[inline(never)]
+    fn probe(&self, hash: u64, path: &[u8], p: usize, granted: Access, needed: Access) -> Access {
+        let Some((prefix, rest)) = path.split_at_checked(p) else { return granted };
+        let Some(e) = self.prefixes.get(hash, prefix).and_then(|i| self.entries.get(i as usize)) else {
+            return granted;
+        };
+        let mut granted = granted.union(e.any);
+        if rest.is_empty() {
+            granted = granted.union(e.exact);
+        }
+        if granted.covers(needed) || e.first_tail == e.end_tail {
+            return granted;
+        }
+        self.tails_grant(e, rest, granted, needed)
+    }
+
+    /// `granted` plus what the patterns of entry `e` grant on `rest`.
+    #[inline(never)]
+    fn tails_grant(&self, e: &Entry, rest: &[u8], mut granted: Access, needed: Access) -> Access {
+        // The last segment of the path, when the rest is exactly one (what
+        // a one-segment pattern such as `*.json` needs).
+        let last = rest.strip_prefix(b"/").filter(|seg| !seg.contains(&b'/'));
+        for tail in self.tails.get(e.first_tail as usize..e.end_tail as usize).unwrap_or(&[]) {
+            if granted.covers(needed) {
+                break;
+            }
+            if granted.covers(tail.access) {
+                continue;
+            }
+            let one = |seg: Option<SegRef<'_>>, text: Option<&[u8]>| match (seg, text) {
+                (Some(SegRef::Literal(lit)), Some(text)) => lit == text,
+                (Some(SegRef::Wild(pat)), Some(text)) => match_wild(pat, text),
+                _ => false,
+            };
+            let matched = match (tail.end.wrapping_sub(tail.first), self.seg(tail, 0)) {
+                (1, Some(SegRef::AnyDepth)) => true,
+                (1, seg) => one(seg, last),
+                // `**/x`: the path's last segment is `x` (`**` takes the
+                // ones before it, if any).
+                (2, Some(SegRef::AnyDepth)) => {
+                    let final_seg = rest.iter().rposition(|&b| b == b'/').and_then(|i| rest.get(i + 1..));
+                    match self.seg(tail, 1) {
+                        Some(SegRef::AnyDepth) => true,
+                        seg => one(seg, final_seg),
+                    }
                 }
-                None => return granted,
+                _ => match_segments(|i| self.seg(tail, i), rest),
+            };
+            if matched {
+                granted = granted.union(tail.access);
             }
+        }
+        granted
+    }
+}
+
+/// Bit 7 of each byte of `word` that equals `byte`, no other bit (exact:
+/// no carry crosses bytes).
+#[inline(always)]
+fn byte_mask(word: u64, byte: u8) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// The low `n` bytes of a word (`n` < 8).
+#[inline(always)]
+fn low_bytes(n: usize) -> u64 {
+    (1u64 << (8 * n)) - 1
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const SLASHES: u64 = 0x2f2f_2f2f_2f2f_2f2f;
+
+/// Whether the segments starting in word `k` of `path` (`cur`, followed by
+/// `next`) are ones a normalised path has. A segment is suspect when its
+/// `/` is followed by `/` or `.` (`/` is 0x2f, `.` 0x2e: one bit apart);
+/// only suspects are looked at closely, out of line.
+#[inline(always)]
+fn segments_ok(path: &[u8], k: usize, cur: u64, next: u64) -> bool {
+    let x = cur ^ SLASHES;
+    let y = ((cur >> 8) | (next << 56) | ONES) ^ SLASHES;
+    let v = x | y;
+    // A zero byte in `v`: a `/` followed by `/` or `.`.
+    (v.wrapping_sub(ONES) & !v & (ONES << 7)) == 0 || suspects_ok(path, k, v)
+}
+
+/// The close look: each `/` that [`segments_ok`] found suspect (a zero
+/// byte in `v`), checked with [`segment_ok`].
+#[cold]
+#[inline(never)]
+fn suspects_ok(path: &[u8], k: usize, v: u64) -> bool {
+    let mut zeros = byte_mask(v, 0);
+    while zeros != 0 {
+        let p = k * 8 + (zeros.trailing_zeros() / 8) as usize;
+        if !segment_ok(path, p) {
+            return false;
+        }
+        zeros &= zeros - 1;
+    }
+    true
+}
+
+/// Whether the segment after the `/` at `p` is one a normalised path has:
+/// not empty (`//`, a trailing `/`), not `.`, not `..`. The virtual `/`
+/// at the end (`p` = the length) starts no segment.
+#[inline]
+fn segment_ok(path: &[u8], p: usize) -> bool {
+    match path.get(p + 1..) {
+        None => true,
+        Some(after) => {
+            !matches!(after, [] | [b'/', ..] | [b'.'] | [b'.', b'/', ..] | [b'.', b'.'] | [b'.', b'.', b'/', ..])
         }
     }
 }
@@ -204,7 +388,9 @@ impl GlobIndex {
         w.array(&self.segs, |s| Record::<9>::new().u8(s.kind).u32(s.off).u32(s.len).done());
         w.array(&self.tails, |t| Record::<9>::new().u8(t.access.bits()).u32(t.first).u32(t.end).done());
         self.prefixes.write_snapshot(w);
-        w.array(&self.entries, |e| Record::<9>::new().u8(e.exact.bits()).u32(e.first_tail).u32(e.end_tail).done());
+        w.array(&self.entries, |e| {
+            Record::<10>::new().u8(e.exact.bits()).u8(e.any.bits()).u32(e.first_tail).u32(e.end_tail).done()
+        });
         w.u64(self.depths);
     }
 
@@ -232,11 +418,31 @@ impl GlobIndex {
         let tails =
             read_access_spans(r, "tails", segs.len(), "segments", |access, first, end| Tail { access, first, end })?;
         let prefixes = BytesTable::read_snapshot(r, "prefixes")?;
-        let entries = read_access_spans(r, "entries", tails.len(), "tails", |exact, first_tail, end_tail| Entry {
-            exact,
-            first_tail,
-            end_tail,
-        })?;
+        let n_tails = tails.len();
+        let entry = |rec: &[u8; 10]| {
+            let mut f = Fields(rec);
+            (f.u8(), f.u8(), f.u32(), f.u32())
+        };
+        let entries = r.array(
+            "entries",
+            |rec| {
+                let (exact, any, first_tail, end_tail) = entry(rec);
+                let access = |bits| Access::from_bits(bits).unwrap_or(Access::NONE);
+                Entry { exact: access(exact), any: access(any), first_tail, end_tail }
+            },
+            |rec| {
+                let (exact, any, first, end) = entry(rec);
+                (exact <= Access::RW.bits()) & (any <= Access::RW.bits()) & span_ok(first, end, n_tails)
+            },
+            |rec| {
+                let (exact, any, first, end) = entry(rec);
+                if Access::from_bits(exact).is_none() || Access::from_bits(any).is_none() {
+                    format!("access bits {exact:#x}, {any:#x} beyond rw")
+                } else {
+                    span_error(first, end, n_tails, "tails")
+                }
+            },
+        )?;
         if entries.len() != prefixes.len() {
             return Err(r.fail(format_args!("{} entries for {} prefixes", entries.len(), prefixes.len())));
         }
@@ -406,9 +612,9 @@ impl NetIndex {
         if let Some(id) = any_id {
             index.any = spans.get(id as usize).copied().unwrap_or_default();
         }
-        index.names = BytesTable::build(names.iter().map(|(n, _)| (hash_name(n), *n)));
+        index.names = BytesTable::build(names.iter().map(|(n, _)| (hash_bytes(n), *n)));
         index.name_spans = names.iter().map(|(_, id)| *id).collect();
-        index.suffixes = BytesTable::build(suffixes.iter().map(|(n, _)| (hash_name(n), *n)));
+        index.suffixes = BytesTable::build(suffixes.iter().map(|(n, _)| (hash_bytes(n), *n)));
         index.suffix_spans = suffixes.iter().map(|(_, id)| *id).collect();
         index.v4 = v4.into_iter().collect();
         index.v4.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
@@ -465,13 +671,13 @@ impl NetIndex {
         let Some(name) = name else { return false };
         let mut buf = [0u8; MAX_NAME];
         let Some(name) = lower_name(name, &mut buf) else { return false };
-        if self.key_allows(self.names.get(hash_name(name), name), &self.name_spans, proto, port) {
+        if self.key_allows(self.names.get(hash_bytes(name), name), &self.name_spans, proto, port) {
             return true;
         }
         // `*.suffix` matches one or more labels before the suffix.
         for (i, _) in name.iter().enumerate().skip(1).filter(|(_, b)| **b == b'.') {
             let suffix = name.get(i + 1..).unwrap_or(&[]);
-            if self.key_allows(self.suffixes.get(hash_name(suffix), suffix), &self.suffix_spans, proto, port) {
+            if self.key_allows(self.suffixes.get(hash_bytes(suffix), suffix), &self.suffix_spans, proto, port) {
                 return true;
             }
         }
@@ -649,6 +855,12 @@ pub(crate) fn lower_name<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option
     Some(out)
 }
 
+/// The service and the action of a lower-case `service:action` key whose
+/// service is `n` bytes long.
+fn split_key((key, n): &(Vec<u8>, usize)) -> (&[u8], &[u8]) {
+    (key.get(..*n).unwrap_or(&[]), key.get(*n + 1..).unwrap_or(&[]))
+}
+
 /// The longest `service:Action` looked up; longer queries are not allowed
 /// (they do not fit the stack buffer, so `allows` answers no).
 const MAX_API: usize = 256;
@@ -671,46 +883,52 @@ pub(crate) struct ApiIndex {
 impl ApiIndex {
     pub(crate) fn build<'a>(rules: impl IntoIterator<Item = (&'a str, &'a str)>) -> ApiIndex {
         // Sorted (not hashed) grouping: the same policy always compiles to
-        // the same tables, so its snapshot is the same bytes.
-        let mut exact: Vec<Vec<u8>> = Vec::new();
-        let mut services: BTreeMap<Vec<u8>, Vec<Box<[u8]>>> = BTreeMap::new();
+        // the same tables, so its snapshot is the same bytes. One key per
+        // rule, `service:action` in lower case, in one sorted vector.
+        let mut keys: Vec<(Vec<u8>, usize)> = Vec::new();
         let mut wild_services: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         for (service, action) in rules {
-            let service = service.to_ascii_lowercase().into_bytes();
-            let action = action.to_ascii_lowercase().into_bytes();
-            if service.contains(&b'*') {
-                wild_services.push((service, action));
-                continue;
-            }
-            let patterns = services.entry(service.clone()).or_default();
-            if action.contains(&b'*') {
-                patterns.push(action.into());
+            let mut key = Vec::with_capacity(service.len() + 1 + action.len());
+            key.extend_from_slice(service.as_bytes());
+            key.push(b':');
+            key.extend_from_slice(action.as_bytes());
+            key.make_ascii_lowercase();
+            if service.contains('*') {
+                let action = key.split_off(service.len() + 1);
+                key.truncate(service.len());
+                wild_services.push((key, action));
             } else {
-                let mut key = service;
-                key.push(b':');
-                key.extend_from_slice(&action);
-                exact.push(key);
+                keys.push((key, service.len()));
             }
         }
-        exact.sort_unstable();
-        exact.dedup();
-        let exact = BytesTable::build(exact.iter().map(|k| (hash_name(k), k.as_slice())));
-        let mut names = Vec::with_capacity(services.len());
-        let mut spans = Vec::with_capacity(services.len());
-        let mut action_patterns = Vec::new();
-        for (service, mut patterns) in services {
-            patterns.sort_unstable();
-            patterns.dedup();
-            let first = action_patterns.len() as u32;
-            action_patterns.extend(patterns);
-            names.push(service);
-            spans.push((first, action_patterns.len() as u32));
+        keys.sort_unstable();
+        keys.dedup();
+        // Exact keys; every service once, in order, with the span of its
+        // wildcard actions (sorted, distinct: the keys are).
+        let exact: Vec<&[u8]> =
+            keys.iter().filter(|k| !split_key(k).1.contains(&b'*')).map(|(key, _)| key.as_slice()).collect();
+        let mut names: Vec<&[u8]> = Vec::new();
+        let mut spans: Vec<(u32, u32)> = Vec::new();
+        let mut action_patterns: Vec<&[u8]> = Vec::new();
+        for k in &keys {
+            let (service, action) = split_key(k);
+            if names.last() != Some(&service) {
+                names.push(service);
+                let first = action_patterns.len() as u32;
+                spans.push((first, first));
+            }
+            if action.contains(&b'*') {
+                action_patterns.push(action);
+                if let Some(span) = spans.last_mut() {
+                    span.1 = action_patterns.len() as u32;
+                }
+            }
         }
         ApiIndex {
-            exact,
-            services: BytesTable::build(names.iter().map(|n| (hash_name(n), n.as_slice()))),
+            exact: BytesTable::build(exact.iter().map(|k| (hash_bytes(k), *k))),
+            services: BytesTable::build(names.iter().map(|n| (hash_bytes(n), *n))),
             service_spans: spans.into_boxed_slice(),
-            action_patterns: ByteStrings::build(action_patterns.iter().map(|p| &p[..])),
+            action_patterns: ByteStrings::build(action_patterns.iter().copied()),
             wild_services: ByteStrings::build(wild_services.iter().map(|(s, _)| &s[..])),
             wild_actions: ByteStrings::build(wild_services.iter().map(|(_, a)| &a[..])),
         }
@@ -771,7 +989,7 @@ impl ApiIndex {
         let (svc, act) = key.split_at_mut(service.len());
         svc.copy_from_slice(service.as_bytes());
         svc.make_ascii_lowercase();
-        let span = self.services.get(hash_name(svc), svc).and_then(|i| self.service_spans.get(i as usize));
+        let span = self.services.get(hash_bytes(svc), svc).and_then(|i| self.service_spans.get(i as usize));
         let Some(action) = action else {
             return span.is_some() || self.wild_services.iter().any(|s| match_wild(s, svc));
         };
@@ -781,7 +999,7 @@ impl ApiIndex {
             a.make_ascii_lowercase();
         }
         let (svc, act) = (&key[..service.len()], &key[service.len() + 1..]);
-        if self.exact.get(hash_name(key), key).is_some() {
+        if self.exact.get(hash_bytes(key), key).is_some() {
             return true;
         }
         if let Some(&(first, end)) = span
@@ -790,5 +1008,43 @@ impl ApiIndex {
             return true;
         }
         self.wild_rules().any(|(s, a)| match_wild(s, svc) && match_wild(a, act))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::is_normalized;
+
+    /// The walk refuses exactly the paths that are not normalised, and
+    /// answers the others as matching each glob would.
+    #[test]
+    fn walk_checks_the_normal_form() {
+        let globs: Vec<Glob> = ["/", "/a", "/a/**", "/a/b/*.py", "/.x/**/y", "/**/z", "/a/b/c/d/e/f/g/h/i"]
+            .iter()
+            .map(|g| Glob::parse(g).unwrap())
+            .collect();
+        let index = GlobIndex::build(globs.iter().map(|g| (Access::R, g)));
+        let parts =
+            ["", "a", "b", ".", "..", "...", ".x", "x.", "z", "c.py", "abcdefgh", "abcdefghi", "a/b/c/d/e/f/g/h"];
+        let mut paths: Vec<Vec<u8>> = vec![b"/".to_vec(), b"".to_vec(), b"a".to_vec(), b"//".to_vec()];
+        for p in parts {
+            for q in parts {
+                for r in parts {
+                    paths.push(format!("/{p}/{q}/{r}").into_bytes());
+                    paths.push(format!("/{p}/{q}").into_bytes());
+                    paths.push(format!("/{p}{q}/{r}/").into_bytes());
+                }
+            }
+        }
+        for path in &paths {
+            let shown = String::from_utf8_lossy(path);
+            let walked = index.walk(path, Access::R);
+            assert_eq!(walked.is_some(), is_normalized(path), "{shown}");
+            if let Some(got) = walked {
+                let want = globs.iter().any(|g| g.matches(path));
+                assert_eq!(got == Access::R, want, "{shown}");
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@ mod glob;
 mod index;
 mod matcher;
 mod path;
+mod plain;
 pub mod reference;
 mod rule;
 mod snapshot;

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::doc::Policy;
 use crate::glob::match_wild;
-use crate::index::{ApiIndex, GlobIndex, NetIndex, with_normalized};
+use crate::index::{ApiIndex, GlobIndex, NetIndex};
 use crate::rule::{NetRule, UnixPattern};
 use crate::snapshot::{self, Reader, SnapshotError, Writer};
 use crate::table::ByteStrings;
@@ -112,12 +112,12 @@ impl Matcher {
     /// May `path` (absolute; normalised here if it is not) be opened with
     /// `access`? Read and write may come from different rules.
     pub fn allows_file(&self, path: &[u8], access: Access) -> bool {
-        access != Access::NONE && with_normalized(path, |p| self.file.granted(p, access).covers(access))
+        access != Access::NONE && self.file.granted(path, access).covers(access)
     }
 
     /// May the program at `path` (absolute) be executed?
     pub fn allows_process(&self, path: &[u8]) -> bool {
-        with_normalized(path, |p| self.process.granted(p, Access::R) == Access::R)
+        self.process.granted(path, Access::R) == Access::R
     }
 
     /// May this connection be made (or datagram sent)?
@@ -130,7 +130,7 @@ impl Matcher {
     pub fn allows_unix(&self, path: &[u8]) -> bool {
         match path.strip_prefix(b"@") {
             Some(name) => self.unix_abstract.iter().any(|p| match_wild(p, name)),
-            None => with_normalized(path, |p| self.unix_paths.granted(p, Access::R) == Access::R),
+            None => self.unix_paths.granted(path, Access::R) == Access::R,
         }
     }
 

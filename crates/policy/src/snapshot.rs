@@ -61,7 +61,7 @@ const SNAPSHOT_MAGIC: [u8; 8] = *b"RAMPSNAP";
 /// The only snapshot format version this engine reads and writes. Snapshots
 /// never outlive the process tree that wrote them, so there is no migration:
 /// a reader of another version refuses and the caller compiles the policy.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 const HEADER: usize = 32;
 
 /// Rewrites the body length and checksum in the header of `bytes` (at least
@@ -595,11 +595,11 @@ mod tests {
         let mut long = bytes.clone();
         long.push(0);
         assert!(open(&long).unwrap_err().message().contains("trailing"));
-        let mut v2 = bytes.clone();
-        v2[8] = 2;
+        let mut other = bytes.clone();
+        other[8] = 1;
         assert_eq!(
-            open(&v2).unwrap_err().to_string(),
-            "invalid policy snapshot: unsupported snapshot format version 2; this rampart reads version 1"
+            open(&other).unwrap_err().to_string(),
+            "invalid policy snapshot: unsupported snapshot format version 1; this rampart reads version 2"
         );
         assert!(open(b"RAMPSNA").unwrap_err().message().contains("header"));
         assert!(open(&[0u8; 40]).unwrap_err().message().contains("magic"));

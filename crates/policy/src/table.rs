@@ -1,46 +1,55 @@
 //! A build-once, query-many hash table from byte strings to `u32`, and the
-//! segment hash the path index shares with it.
+//! key hash the path index shares with it.
 //!
 //! Hand-written rather than `std::collections::HashMap` because the path
 //! index must look up every prefix of a path with a hash computed
-//! incrementally, one segment at a time (hashbrown's raw-entry API for
+//! incrementally, in one pass over the path (hashbrown's raw-entry API for
 //! precomputed hashes is not stable), and because a flat layout (one key
 //! arena, `u32` slots) keeps a 100k-rule policy small.
 
 use crate::snapshot::{Reader, Record, SnapshotError, Writer, bytes_error, bytes_ok, pair};
 
-/// Hash of the empty key (and of the root prefix of a path).
+/// The hash state before any byte.
 pub(crate) const SEED: u64 = 0x243f_6a88_85a3_08d3;
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// Extends `h` by one segment. The segment's length is mixed in, so
-/// `"ab"`,`"c"` and `"a"`,`"bc"` hash differently.
+/// One step of the key hash: takes in one 8-byte word.
+#[inline(always)]
+pub(crate) fn hash_step(h: u64, word: u64) -> u64 {
+    (h.rotate_left(23) ^ word).wrapping_mul(K)
+}
+
+/// The hash of a key of `len` bytes, from the state after its whole 8-byte
+/// words (`h`) and its last `len % 8` bytes as a little-endian word
+/// (`partial`, zero when there are none).
+#[inline(always)]
+pub(crate) fn hash_finish(h: u64, partial: u64, len: usize) -> u64 {
+    hash_step(hash_step(h, partial), len as u64)
+}
+
+/// The last `bytes.len() % 8` bytes of `bytes` as a little-endian word
+/// (zero when there are none).
 #[inline]
-pub(crate) fn hash_segment(h: u64, seg: &[u8]) -> u64 {
-    let mut h = (h ^ seg.len() as u64).wrapping_mul(K);
-    let mut chunks = seg.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+pub(crate) fn tail_word(bytes: &[u8]) -> u64 {
+    let r = bytes.len() % 8;
+    if r == 0 {
+        return 0;
     }
-    let tail = chunks.remainder();
-    if !tail.is_empty() {
-        let mut w = [0u8; 8];
-        w[..tail.len()].copy_from_slice(tail);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    match bytes.last_chunk::<8>() {
+        // The last 8 bytes, shifted so only the last `r` remain.
+        Some(last) => u64::from_le_bytes(*last) >> (64 - 8 * r),
+        None => bytes.iter().rev().fold(0, |w, &b| (w << 8) | u64::from(b)),
     }
-    h
 }
 
-/// The hash of a `/`-separated key (`/var/task`, or a DNS name as one
-/// segment), equal to folding [`hash_segment`] over its segments.
-pub(crate) fn hash_path(key: &[u8]) -> u64 {
-    key.split(|&b| b == b'/').filter(|s| !s.is_empty()).fold(SEED, hash_segment)
-}
-
-pub(crate) fn hash_name(key: &[u8]) -> u64 {
-    hash_segment(SEED, key)
+/// The hash of a key: its bytes as little-endian 8-byte words (the last one
+/// zero-padded), then its length. A path query computes the hash of every
+/// prefix of the path from one pass over the path's words (see
+/// `GlobIndex::walk`); names and API keys are hashed whole.
+pub(crate) fn hash_bytes(key: &[u8]) -> u64 {
+    let (words, _) = key.as_chunks::<8>();
+    let h = words.iter().fold(SEED, |h, w| hash_step(h, u64::from_le_bytes(*w)));
+    hash_finish(h, tail_word(key), key.len())
 }
 
 /// Byte strings in one arena (no allocation per string): per string, its
@@ -158,6 +167,15 @@ impl BytesTable {
         }
     }
 
+    /// False when no key can have this hash (its first slot is empty): the
+    /// cheap check a caller can make inline before a full [`get`].
+    ///
+    /// [`get`]: BytesTable::get
+    #[inline(always)]
+    pub(crate) fn may_hold(&self, hash: u64) -> bool {
+        self.slots.get(slot_of(hash, self.shift)).is_some_and(|&idx| idx != 0)
+    }
+
     /// How many keys the table holds.
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
@@ -210,23 +228,33 @@ mod tests {
     #[test]
     fn finds_every_key_and_nothing_else() {
         let keys: Vec<Vec<u8>> = (0..1000).map(|i| format!("/srv/app{i}/lib").into_bytes()).collect();
-        let t = BytesTable::build(keys.iter().map(|k| (hash_path(k), k.as_slice())));
+        let t = BytesTable::build(keys.iter().map(|k| (hash_bytes(k), k.as_slice())));
         for (i, k) in keys.iter().enumerate() {
-            assert_eq!(t.get(hash_path(k), k), Some(i as u32));
+            assert_eq!(t.get(hash_bytes(k), k), Some(i as u32));
         }
-        assert_eq!(t.get(hash_path(b"/srv/app1000/lib"), b"/srv/app1000/lib"), None);
+        assert_eq!(t.get(hash_bytes(b"/srv/app1000/lib"), b"/srv/app1000/lib"), None);
         // Same hash, different key: the bytes decide.
-        assert_eq!(t.get(hash_path(b"/srv/app1/lib"), b"/srv/app2/lib"), None);
+        assert_eq!(t.get(hash_bytes(b"/srv/app1/lib"), b"/srv/app2/lib"), None);
         assert_eq!(BytesTable::default().get(SEED, b""), None);
         let empty: [(u64, &[u8]); 0] = [];
         assert_eq!(BytesTable::build(empty.into_iter()).get(SEED, b""), None);
     }
 
     #[test]
-    fn path_hash_is_segment_fold() {
-        let h = hash_segment(hash_segment(SEED, b"var"), b"task");
-        assert_eq!(hash_path(b"/var/task"), h);
-        assert_eq!(hash_path(b""), SEED);
-        assert_ne!(hash_path(b"/ab/c"), hash_path(b"/a/bc"));
+    fn hash_of_every_prefix_from_the_words() {
+        let key = b"/var/task/lib/python3.12/x";
+        let (words, _) = key.as_chunks::<8>();
+        for len in 0..=key.len() {
+            let whole = words.iter().take(len / 8).fold(SEED, |h, w| hash_step(h, u64::from_le_bytes(*w)));
+            let prefix = &key[..len];
+            let mask = if len % 8 == 0 { 0 } else { u64::MAX >> (64 - 8 * (len % 8)) };
+            let word = words.get(len / 8).map_or(tail_word(key), |w| u64::from_le_bytes(*w));
+            assert_eq!(hash_finish(whole, word & mask, len), hash_bytes(prefix), "{len}");
+            assert_eq!(tail_word(prefix) & !mask, 0);
+        }
+        assert_eq!(tail_word(b"abc"), 0x63_62_61);
+        assert_eq!(tail_word(b"abcdefghij"), 0x6a_69);
+        assert_ne!(hash_bytes(b""), hash_bytes(b"\0"));
+        assert_ne!(hash_bytes(b"/ab/c"), hash_bytes(b"/a/bc"));
     }
 }

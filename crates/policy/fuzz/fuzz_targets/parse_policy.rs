@@ -1,7 +1,8 @@
 //! Arbitrary bytes as policy.json: reading, validating, compiling and
 //! querying must never panic, a document must survive `to_json` →
-//! `from_json` unchanged, and the compiled matcher must agree with the
-//! reference matcher on a fixed set of queries.
+//! `from_json` unchanged, `Policy::parse` (with its fast way for plain
+//! documents) must agree with `from_json` + `validate`, and the compiled
+//! matcher must agree with the reference matcher on a fixed set of queries.
 
 #![no_main]
 
@@ -76,6 +77,14 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, doc, "to_json → from_json changed the document");
         assert_eq!(again.to_json(), json, "to_json is not stable");
     }
+
+    // The one-pass reader of plain documents agrees with the general way.
+    let general = PolicyDoc::from_json(text).and_then(|d| d.validate()).map_err(|e| e.to_string());
+    assert_eq!(
+        Policy::parse(text).map_err(|e| e.to_string()),
+        general,
+        "Policy::parse and from_json + validate differ"
+    );
 
     if let Ok(policy) = Policy::parse(text) {
         // Every rule's canonical text parses back to the same rule.
