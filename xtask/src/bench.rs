@@ -145,8 +145,14 @@ pub fn table(criterion: &Path) -> Result<String, String> {
         let cells: Vec<String> = SIZES.iter().map(|&n| cell(group, n)).collect();
         out.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
     }
-    let cells: Vec<String> = SIZES.iter().map(|&n| cell("compile", n)).collect();
-    out.push_str(&format!("| compile the policy | {} |\n", cells.join(" | ")));
+    for (group, label) in [
+        ("parse", "parse policy.json"),
+        ("compile", "compile the policy"),
+        ("load_snapshot", "load a compiled snapshot (exec'd children)"),
+    ] {
+        let cells: Vec<String> = SIZES.iter().map(|&n| cell(group, n)).collect();
+        out.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
+    }
     let cells: Vec<String> = SIZES
         .iter()
         .map(|n| {
