@@ -282,14 +282,15 @@ type RenameFn = unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
 type RenameatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char) -> c_int;
 type Renameat2Fn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, c_uint) -> c_int;
 
-/// Whether writing the name `path` (relative to `dirfd`) may go ahead;
-/// false with errno `EACCES` when blocked.
-fn may_write(op: &'static str, dirfd: c_int, path: *const c_char) -> bool {
+/// Whether writing `path` (relative to `dirfd`) may go ahead; false with
+/// errno `EACCES` when blocked. Calls on a name do not follow its last
+/// component (`follow_last` false); `truncate` writes the file it names.
+fn may_write(op: &'static str, dirfd: c_int, path: *const c_char, follow_last: bool) -> bool {
     let Some(st) = state::checked().filter(|_| !path.is_null()) else { return true };
     let saved = sys::errno();
     // SAFETY: path is a non-null C string (the call's contract).
     let bytes = unsafe { sys::c_bytes(path) };
-    match file::check_path(st, op, dirfd, bytes, rampart_policy::Access::W, false) {
+    match file::check_path(st, op, dirfd, bytes, rampart_policy::Access::W, follow_last) {
         Decision::Deny => false,
         Decision::Allow => {
             sys::set_errno(saved);
@@ -298,11 +299,16 @@ fn may_write(op: &'static str, dirfd: c_int, path: *const c_char) -> bool {
     }
 }
 
+/// A name in a directory: its last component is not followed.
+fn may_write_name(op: &'static str, dirfd: c_int, path: *const c_char) -> bool {
+    may_write(op, dirfd, path, false)
+}
+
 /// # Safety
 /// As unlink(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
-    if !may_write("unlink", libc::AT_FDCWD, path) {
+    if !may_write_name("unlink", libc::AT_FDCWD, path) {
         return -1;
     }
     call_real!(real::UNLINK, PathFn, -1, (path))
@@ -312,7 +318,7 @@ pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
 /// As unlinkat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-    if !may_write("unlinkat", dirfd, path) {
+    if !may_write_name("unlinkat", dirfd, path) {
         return -1;
     }
     call_real!(real::UNLINKAT, AtFlagsFn, -1, (dirfd, path, flags))
@@ -322,7 +328,7 @@ pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_in
 /// As rmdir(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
-    if !may_write("rmdir", libc::AT_FDCWD, path) {
+    if !may_write_name("rmdir", libc::AT_FDCWD, path) {
         return -1;
     }
     call_real!(real::RMDIR, PathFn, -1, (path))
@@ -332,7 +338,7 @@ pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
 /// As mkdir(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mkdir(path: *const c_char, mode: libc::mode_t) -> c_int {
-    if !may_write("mkdir", libc::AT_FDCWD, path) {
+    if !may_write_name("mkdir", libc::AT_FDCWD, path) {
         return -1;
     }
     call_real!(real::MKDIR, PathModeFn, -1, (path, mode))
@@ -342,7 +348,7 @@ pub unsafe extern "C" fn mkdir(path: *const c_char, mode: libc::mode_t) -> c_int
 /// As mkdirat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: libc::mode_t) -> c_int {
-    if !may_write("mkdirat", dirfd, path) {
+    if !may_write_name("mkdirat", dirfd, path) {
         return -1;
     }
     call_real!(real::MKDIRAT, AtModeFn, -1, (dirfd, path, mode))
@@ -352,7 +358,7 @@ pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: libc::
 /// As rename(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int {
-    if !may_write("rename", libc::AT_FDCWD, old) || !may_write("rename", libc::AT_FDCWD, new) {
+    if !may_write_name("rename", libc::AT_FDCWD, old) || !may_write_name("rename", libc::AT_FDCWD, new) {
         return -1;
     }
     call_real!(real::RENAME, RenameFn, -1, (old, new))
@@ -362,7 +368,7 @@ pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int
 /// As renameat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn renameat(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char) -> c_int {
-    if !may_write("renameat", olddir, old) || !may_write("renameat", newdir, new) {
+    if !may_write_name("renameat", olddir, old) || !may_write_name("renameat", newdir, new) {
         return -1;
     }
     call_real!(real::RENAMEAT, RenameatFn, -1, (olddir, old, newdir, new))
@@ -378,7 +384,7 @@ pub unsafe extern "C" fn renameat2(
     new: *const c_char,
     flags: c_uint,
 ) -> c_int {
-    if !may_write("renameat2", olddir, old) || !may_write("renameat2", newdir, new) {
+    if !may_write_name("renameat2", olddir, old) || !may_write_name("renameat2", newdir, new) {
         return -1;
     }
     call_real!(real::RENAMEAT2, Renameat2Fn, -1, (olddir, old, newdir, new, flags))
@@ -396,7 +402,7 @@ type TruncateFn = unsafe extern "C" fn(*const c_char, libc::off_t) -> c_int;
 /// As link(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn link(old: *const c_char, new: *const c_char) -> c_int {
-    if !may_write("link", libc::AT_FDCWD, old) || !may_write("link", libc::AT_FDCWD, new) {
+    if !may_write_name("link", libc::AT_FDCWD, old) || !may_write_name("link", libc::AT_FDCWD, new) {
         return -1;
     }
     call_real!(real::LINK, LinkFn, -1, (old, new))
@@ -412,7 +418,7 @@ pub unsafe extern "C" fn linkat(
     new: *const c_char,
     flags: c_int,
 ) -> c_int {
-    if !may_write("linkat", olddir, old) || !may_write("linkat", newdir, new) {
+    if !may_write_name("linkat", olddir, old) || !may_write_name("linkat", newdir, new) {
         return -1;
     }
     call_real!(real::LINKAT, LinkatFn, -1, (olddir, old, newdir, new, flags))
@@ -425,7 +431,7 @@ pub unsafe extern "C" fn linkat(
 /// As symlink(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn symlink(target: *const c_char, name: *const c_char) -> c_int {
-    if !may_write("symlink", libc::AT_FDCWD, name) {
+    if !may_write_name("symlink", libc::AT_FDCWD, name) {
         return -1;
     }
     call_real!(real::SYMLINK, LinkFn, -1, (target, name))
@@ -435,32 +441,17 @@ pub unsafe extern "C" fn symlink(target: *const c_char, name: *const c_char) -> 
 /// As symlinkat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn symlinkat(target: *const c_char, dirfd: c_int, name: *const c_char) -> c_int {
-    if !may_write("symlinkat", dirfd, name) {
+    if !may_write_name("symlinkat", dirfd, name) {
         return -1;
     }
     call_real!(real::SYMLINKAT, SymlinkatFn, -1, (target, dirfd, name))
-}
-
-/// Truncating by name writes the file it names (links followed).
-fn may_truncate(op: &'static str, path: *const c_char) -> bool {
-    let Some(st) = state::checked().filter(|_| !path.is_null()) else { return true };
-    let saved = sys::errno();
-    // SAFETY: path is a non-null C string (the call's contract).
-    let bytes = unsafe { sys::c_bytes(path) };
-    match file::check_path(st, op, libc::AT_FDCWD, bytes, rampart_policy::Access::W, true) {
-        Decision::Deny => false,
-        Decision::Allow => {
-            sys::set_errno(saved);
-            true
-        }
-    }
 }
 
 /// # Safety
 /// As truncate(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn truncate(path: *const c_char, len: libc::off_t) -> c_int {
-    if !may_truncate("truncate", path) {
+    if !may_write("truncate", libc::AT_FDCWD, path, true) {
         return -1;
     }
     call_real!(real::TRUNCATE, TruncateFn, -1, (path, len))
@@ -470,7 +461,7 @@ pub unsafe extern "C" fn truncate(path: *const c_char, len: libc::off_t) -> c_in
 /// As truncate64(2) (the same as truncate on 64-bit Linux).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn truncate64(path: *const c_char, len: libc::off_t) -> c_int {
-    if !may_truncate("truncate64", path) {
+    if !may_write("truncate64", libc::AT_FDCWD, path, true) {
         return -1;
     }
     call_real!(real::TRUNCATE64, TruncateFn, -1, (path, len))

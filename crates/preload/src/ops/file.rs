@@ -116,15 +116,9 @@ pub fn open(
         // Most paths are short: a small buffer is cheaper to set up.
         let mut link = [0u8; 512];
         if let Some(n) = sys::fd_path(fd, &mut link) {
-            let opened = link.get(..n).unwrap_or(&[]);
-            let allowed = opened == bytes || st.matcher.allows_file(opened, access);
-            let v = st.matcher.verdict(Category::File, allowed);
-            let a = Activity { cat: Category::File, op, target: opened, access: Some(access), argv: None };
-            report::verdict(st, v, &a);
-            if v == Verdict::Block {
+            if let Decision::Deny = decide(st, op, link.get(..n).unwrap_or(&[]), access) {
                 // SAFETY: fd was just opened here and is not the caller's yet.
                 unsafe { libc::close(fd) };
-                sys::set_errno(libc::EACCES);
                 return -1;
             }
             sys::set_errno(saved);
@@ -147,7 +141,7 @@ pub fn open(
                 return unknown(st, op, bytes, access, || real(dirfd, path, flags, mode));
             }
         };
-        if let Decision::Deny = decide(st, op, &real_path, access) {
+        if let Decision::Deny = decide(st, op, real_path.as_bytes(), access) {
             return -1;
         }
         // Through /proc/self to an ordinary path (`/proc/self/root/...`,
@@ -188,11 +182,13 @@ pub fn open(
 }
 
 /// Checks `path` (resolved) for `access` and writes the line the verdict
-/// calls for; `Deny` has set errno to `EACCES`.
-pub fn decide(st: &State, op: &'static str, path: &PathBuf, access: Access) -> Decision {
-    let allowed = st.matcher.allows_file(path.as_bytes(), access);
+/// calls for; `Deny` has set errno to `EACCES`. A path too long to be
+/// absolute within PATH_MAX is never allowed by a rule, so it lands here as
+/// it is and is treated as not allowed.
+pub fn decide(st: &State, op: &'static str, path: &[u8], access: Access) -> Decision {
+    let allowed = st.matcher.allows_file(path, access);
     let v = st.matcher.verdict(Category::File, allowed);
-    report::verdict(st, v, &file_activity(op, path, access));
+    report::verdict(st, v, &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None });
     if v == Verdict::Block {
         sys::set_errno(libc::EACCES);
         Decision::Deny
@@ -215,12 +211,12 @@ pub fn check_path(
     match absolute(dirfd, path, &mut abs) {
         Ok(true) => {}
         Ok(false) => return Decision::Allow,
-        Err(()) => return deny_unknown(st, op, path, access),
+        Err(()) => return decide(st, op, path, access),
     }
     let mut real_path = PathBuf::new();
     match resolve_at(dirfd, path, follow_last, &mut real_path) {
-        Some(Ok(_)) => decide(st, op, &real_path, access),
-        _ => decide(st, op, &abs, access),
+        Some(Ok(_)) => decide(st, op, real_path.as_bytes(), access),
+        _ => decide(st, op, abs.as_bytes(), access),
     }
 }
 
@@ -262,7 +258,7 @@ fn filled<'a>(slot: &'a mut Option<PathBuf>, bytes: &[u8]) -> &'a PathBuf {
 /// A path that cannot be checked (too long once absolute): not allowed;
 /// -1/EACCES when blocked, else the real call.
 fn unknown(st: &State, op: &'static str, bytes: &[u8], access: Access, real: impl FnOnce() -> c_int) -> c_int {
-    match deny_unknown(st, op, bytes, access) {
+    match decide(st, op, bytes, access) {
         Decision::Deny => -1,
         Decision::Allow => real(),
     }
@@ -270,17 +266,4 @@ fn unknown(st: &State, op: &'static str, bytes: &[u8], access: Access, real: imp
 
 fn file_activity<'a>(op: &'static str, path: &'a PathBuf, access: Access) -> Activity<'a> {
     Activity { cat: Category::File, op, target: path.as_bytes(), access: Some(access), argv: None }
-}
-
-/// A path the policy cannot allow (longer than PATH_MAX once absolute):
-/// treated as not allowed; `Deny` has set errno to `EACCES`.
-fn deny_unknown(st: &State, op: &'static str, path: &[u8], access: Access) -> Decision {
-    let v = st.matcher.verdict(Category::File, false);
-    report::verdict(st, v, &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None });
-    if v == Verdict::Block {
-        sys::set_errno(libc::EACCES);
-        Decision::Deny
-    } else {
-        Decision::Allow
-    }
 }
