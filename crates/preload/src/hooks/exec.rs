@@ -32,8 +32,24 @@ fn process_env() -> *const *const c_char {
     unsafe { environ }
 }
 
-/// Checks, builds the child's environment, and runs `real` with it;
-/// `-1`/errno when denied.
+/// Checks, builds the child's environment, and runs `real` with it; a
+/// denial is turned into the call's own failure by `denied`.
+fn launch<R>(
+    op: &'static str,
+    program: Program<'_>,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    real: impl FnOnce(*const *const c_char) -> R,
+    denied: impl FnOnce(c_int) -> R,
+) -> R {
+    let Some(st) = state::checked() else { return real(envp) };
+    match checked_env(st, op, program, argv, envp) {
+        Ok(env) => real(env.as_ptr()),
+        Err(e) => denied(e),
+    }
+}
+
+/// The exec family: -1 with errno.
 fn exec_with(
     op: &'static str,
     program: Program<'_>,
@@ -41,14 +57,10 @@ fn exec_with(
     envp: *const *const c_char,
     real: impl FnOnce(*const *const c_char) -> c_int,
 ) -> c_int {
-    let Some(st) = state::checked() else { return real(envp) };
-    match checked_env(st, op, program, argv, envp) {
-        Ok(env) => real(env.as_ptr()),
-        Err(e) => {
-            sys::set_errno(e);
-            -1
-        }
-    }
+    launch(op, program, argv, envp, real, |e| {
+        sys::set_errno(e);
+        -1
+    })
 }
 
 fn checked_env(
@@ -170,11 +182,7 @@ fn spawn_with(
     envp: *const *const c_char,
     real: impl FnOnce(*const *const c_char) -> c_int,
 ) -> c_int {
-    let Some(st) = state::checked() else { return real(envp) };
-    match checked_env(st, op, program, argv, envp) {
-        Ok(env) => real(env.as_ptr()),
-        Err(e) => e,
-    }
+    launch(op, program, argv, envp, real, |e| e)
 }
 
 /// # Safety
