@@ -7,6 +7,8 @@
 //!   `dotnetcore2` wheel (PyPI) carries the .NET Core 3.1 runtime that runs
 //!   it (`python3 -c 'import dotnetcore2'` finds it; the suite looks for
 //!   `bin/dotnet` under the package directory).
+//! - botocore (PyPI): the AWS SDK for Python's signer, the oracle of
+//!   crates/sigv4/tests/botocore.rs (`python3 -c 'import botocore'`).
 
 use std::process::Command;
 
@@ -37,6 +39,13 @@ pub fn ensure_runtimes() -> Result<(), String> {
     } else {
         println!("    dotnetcore2: missing, installing");
         pip_install("dotnetcore2")?;
+    }
+    // The SigV4 signer's cross-check (crates/sigv4/tests/botocore.rs).
+    if succeeds(Command::new("python3").args(["-c", "import botocore"])) {
+        println!("    botocore: installed");
+    } else {
+        println!("    botocore: missing, installing");
+        pip_install("botocore")?;
     }
     Ok(())
 }

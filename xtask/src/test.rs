@@ -70,7 +70,7 @@ fn cargo_step(name: &str, args: &[&str]) -> Step {
 pub fn main(opts: Options) -> i32 {
     let mut steps = vec![
         step("tools", "rustfmt, clippy and cargo-fuzz, installed only if missing", ensure_tools),
-        step("runtimes", "java, javac, mcs and dotnetcore2, installed only if missing", ensure_runtimes),
+        step("runtimes", "java, javac, mcs, dotnetcore2 and botocore, installed only if missing", ensure_runtimes),
         cargo_step("fmt", &["fmt", "--all", "--", "--check"]),
         cargo_step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         // The end-to-end suites run the built binary and preload library.
