@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::util::{cargo, run, target_dir};
+use crate::util::{cargo, fmt_ns, run, size_label, target_dir};
 
 /// Policy sizes (rules per category): the table's columns.
 const SIZES: [u64; 3] = [10, 1_000, 100_000];
@@ -82,20 +82,6 @@ fn read_json(path: &Path) -> Option<serde_json::Value> {
 }
 
 /// `42 ns`, `1.3 µs`, `12.5 ms`.
-fn fmt_ns(ns: f64) -> String {
-    if ns < 10.0 {
-        format!("{ns:.1} ns")
-    } else if ns < 1e3 {
-        format!("{ns:.0} ns")
-    } else if ns < 1e6 {
-        format!("{:.1} µs", ns / 1e3)
-    } else if ns < 1e9 {
-        format!("{:.1} ms", ns / 1e6)
-    } else {
-        format!("{:.2} s", ns / 1e9)
-    }
-}
-
 fn fmt_bytes(b: u64) -> String {
     if b < 10_000 {
         format!("{b} B")
@@ -103,14 +89,6 @@ fn fmt_bytes(b: u64) -> String {
         format!("{:.0} kB", b as f64 / 1e3)
     } else {
         format!("{:.1} MB", b as f64 / 1e6)
-    }
-}
-
-fn size_label(n: u64) -> String {
-    match n {
-        1_000 => "1 000".into(),
-        100_000 => "100 000".into(),
-        _ => n.to_string(),
     }
 }
 
@@ -138,7 +116,7 @@ pub fn table(criterion: &Path) -> Result<String, String> {
     }
     let cell = |group: &str, n: u64| med.get(&(group.to_owned(), n)).map_or("–".to_owned(), |&ns| fmt_ns(ns));
     let mut out = String::new();
-    let header: Vec<String> = SIZES.iter().map(|&n| format!("{} rules", size_label(n))).collect();
+    let header: Vec<String> = SIZES.iter().map(|&n| format!("{} rules", size_label(n as usize))).collect();
     out.push_str(&format!("| query (median time) | {} |\n", header.join(" | ")));
     out.push_str(&format!("|---|{}\n", "---:|".repeat(SIZES.len())));
     for (group, label) in ROWS {
@@ -213,8 +191,8 @@ mod tests {
         .unwrap();
         let t = table(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(t.contains("| file open, allowed | 42 ns | – | 2.5 µs |"), "{t}");
-        assert!(t.contains("| compile the policy | – | – | 150.0 ms |"), "{t}");
+        assert!(t.contains("| file open, allowed | 42 ns | – | 2.50 µs |"), "{t}");
+        assert!(t.contains("| compile the policy | – | – | 150.00 ms |"), "{t}");
         assert!(t.contains("| compile heap: peak / kept | – | – | 19.0 MB / 12.3 MB |"), "{t}");
         assert!(
             t.starts_with("| query (median time) | 10 rules | 1 000 rules | 100 000 rules |\n|---|---:|---:|---:|\n")

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::util::{cargo, fmt_duration, output, paint, root, run, show, target_dir};
+use crate::util::{cargo, fmt_duration, fmt_ns, output, paint, root, run, show, size_label, target_dir};
 
 /// Rules per category of the generated policies (as in benches/src/lib.rs).
 const SIZES: [usize; 3] = [10, 1_000, 100_000];
@@ -1265,28 +1265,6 @@ fn spawn_once(ctx: &Ctx, rt: &Runtime, protected: bool) -> Result<Start, String>
 // ---------------------------------------------------------------- report --
 
 /// `42 ns`, `1.3 µs`, `12.5 ms`.
-fn fmt_ns(ns: f64) -> String {
-    if ns < 10.0 {
-        format!("{ns:.1} ns")
-    } else if ns < 1e3 {
-        format!("{ns:.0} ns")
-    } else if ns < 1e4 {
-        format!("{:.2} µs", ns / 1e3)
-    } else if ns < 1e6 {
-        format!("{:.1} µs", ns / 1e3)
-    } else {
-        format!("{:.2} ms", ns / 1e6)
-    }
-}
-
-fn size_label(n: usize) -> String {
-    match n {
-        1_000 => "1 000".into(),
-        100_000 => "100 000".into(),
-        _ => n.to_string(),
-    }
-}
-
 /// `+0.42 ms`, `−0.10 ms`.
 fn signed(x: f64, decimals: usize, unit: &str) -> String {
     let sign = if x < 0.0 { "−" } else { "+" };

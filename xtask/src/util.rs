@@ -85,3 +85,30 @@ pub fn fmt_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 60.0 { format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64) } else { format!("{s:.1}s") }
 }
+
+/// A duration in ns for the benchmark tables: `7.4 ns`, `36 ns`, `8.01 µs`,
+/// `29.6 µs`, `1.15 ms`, `2.10 s`.
+pub fn fmt_ns(ns: f64) -> String {
+    if ns < 10.0 {
+        format!("{ns:.1} ns")
+    } else if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e4 {
+        format!("{:.2} µs", ns / 1e3)
+    } else if ns < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// A rule count as the tables write it: `10`, `1 000`, `100 000`.
+pub fn size_label(n: usize) -> String {
+    match n {
+        1_000 => "1 000".into(),
+        100_000 => "100 000".into(),
+        _ => n.to_string(),
+    }
+}
