@@ -29,12 +29,11 @@ static size_t count_args(va_list ap) {
     return n;
 }
 
-__attribute__((visibility("hidden"))) int rampart_execl(const char *path, const char *arg, ...) {
-    va_list ap;
-    va_start(ap, arg);
+/* Collects arg0 and the NULL-terminated arguments after it from `ap` into
+ * an array on this frame (execle's envp follows the NULL) and execs. */
+static int exec_collected(int which, const char *path, const char *arg, va_list ap) {
     size_t n = count_args(ap);
     if (n > RAMPART_MAX_ARGS) {
-        va_end(ap);
         errno = E2BIG;
         return -1;
     }
@@ -43,43 +42,30 @@ __attribute__((visibility("hidden"))) int rampart_execl(const char *path, const 
     for (size_t i = 1; i <= n; i++) {
         argv[i] = va_arg(ap, const char *);
     }
+    char *const *envp = which == 1 ? va_arg(ap, char *const *) : environ;
+    return rampart_exec_from_shim(which, path, (char *const *)argv, envp);
+}
+
+__attribute__((visibility("hidden"))) int rampart_execl(const char *path, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    int r = exec_collected(0, path, arg, ap);
     va_end(ap);
-    return rampart_exec_from_shim(0, path, (char *const *)argv, environ);
+    return r;
 }
 
 __attribute__((visibility("hidden"))) int rampart_execle(const char *path, const char *arg, ...) {
     va_list ap;
     va_start(ap, arg);
-    size_t n = count_args(ap);
-    if (n > RAMPART_MAX_ARGS) {
-        va_end(ap);
-        errno = E2BIG;
-        return -1;
-    }
-    const char *argv[n + 1];
-    argv[0] = arg;
-    for (size_t i = 1; i <= n; i++) {
-        argv[i] = va_arg(ap, const char *);
-    }
-    char *const *envp = va_arg(ap, char *const *);
+    int r = exec_collected(1, path, arg, ap);
     va_end(ap);
-    return rampart_exec_from_shim(1, path, (char *const *)argv, envp);
+    return r;
 }
 
 __attribute__((visibility("hidden"))) int rampart_execlp(const char *file, const char *arg, ...) {
     va_list ap;
     va_start(ap, arg);
-    size_t n = count_args(ap);
-    if (n > RAMPART_MAX_ARGS) {
-        va_end(ap);
-        errno = E2BIG;
-        return -1;
-    }
-    const char *argv[n + 1];
-    argv[0] = arg;
-    for (size_t i = 1; i <= n; i++) {
-        argv[i] = va_arg(ap, const char *);
-    }
+    int r = exec_collected(2, file, arg, ap);
     va_end(ap);
-    return rampart_exec_from_shim(2, file, (char *const *)argv, environ);
+    return r;
 }
