@@ -551,15 +551,18 @@ mod tests {
         assert_eq!(canonical_path("/a%20b//", &Options::SERVICE), "/a%2520b/");
     }
 
+    /// The example credentials of the S3 API reference's examples below.
+    const DOCS_CREDENTIALS: Credentials<'static> = Credentials {
+        access_key_id: "AKIAIOSFODNN7EXAMPLE",
+        secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        session_token: None,
+    };
+
     /// The S3 API reference, "Signature Calculations for the Authorization
     /// Header: Transferring Payload in a Single Chunk", Example: GET Object.
     #[test]
     fn s3_get_object_example() {
-        let creds = Credentials {
-            access_key_id: "AKIAIOSFODNN7EXAMPLE",
-            secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-            session_token: None,
-        };
+        let creds = DOCS_CREDENTIALS;
         let req = Request {
             method: "GET",
             path: "/test.txt",
@@ -605,11 +608,7 @@ mod tests {
     /// (AWS Signature Version 4)", the presigned GET example.
     #[test]
     fn s3_presigned_get_example() {
-        let creds = Credentials {
-            access_key_id: "AKIAIOSFODNN7EXAMPLE",
-            secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-            session_token: None,
-        };
+        let creds = DOCS_CREDENTIALS;
         let req = Request {
             method: "GET",
             path: "/test.txt",
