@@ -12,6 +12,10 @@ pub mod cases;
 
 pub mod cprog;
 
+pub mod s3s;
+
+pub mod faulty_s3;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -29,7 +33,7 @@ fn built(var: &str, name: &str) -> PathBuf {
     let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| target_dir().join("debug").join(name));
     assert!(
         path.is_file(),
-        "{} is missing: build it first with `cargo build -p rampart-cli -p rampart-preload` (or set {var})",
+        "{} is missing: build it first with `cargo build -p rampart-cli -p rampart-preload -p rampart-fetch` (or set {var})",
         path.display()
     );
     path

@@ -233,7 +233,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     ensure_tools(&opts, &work)?;
 
     step("build (release)");
-    run(cargo().args(["build", "--release", "-p", "rampart-cli", "-p", "rampart-preload"]))?;
+    run(cargo().args(["build", "--release", "-p", "rampart-cli", "-p", "rampart-preload", "-p", "rampart-fetch"]))?;
     let release = target.join("release");
     let lib = match std::env::var_os("RAMPART_LIB") {
         // A placeholder or another build, to test the runner itself.

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::runtimes::ensure_runtimes;
+use crate::runtimes::{ensure_runtimes, s3s_fs_path};
 use crate::util::{cargo, fmt_duration, paint, root, run, show, succeeds};
 
 /// The cargo-fuzz release this project pins (builds on Rust 1.95).
@@ -68,19 +68,27 @@ const SHARED_SUITE_TEST: &str = "aws_signing_test_suite_v4";
 
 fn test_step() -> Step {
     let mut args = vec!["test", "--workspace"];
-    if !root().join(SHARED_SUITE).is_dir() {
+    let skip_shared = !root().join(SHARED_SUITE).is_dir();
+    let mut what = "cargo test --workspace".to_owned();
+    if skip_shared {
         args.extend(["--", "--skip", SHARED_SUITE_TEST]);
-        let what = format!(
-            "cargo test --workspace, SKIPPING `{SHARED_SUITE_TEST}`: {SHARED_SUITE} is absent next to the workspace"
-        );
-        let mut cmd = cargo();
-        cmd.args(&args);
-        return step("test", what, move || {
-            println!("    {}", paint("1;33", &format!("SKIPPED: {SHARED_SUITE_TEST} ({SHARED_SUITE} is absent)")));
-            run(&mut cmd)
-        });
+        what = format!("{what}, SKIPPING `{SHARED_SUITE_TEST}`: {SHARED_SUITE} is absent next to the workspace");
     }
-    cargo_step("test", &args)
+    let mut cmd = cargo();
+    cmd.args(&args);
+    step("test", what, move || {
+        if skip_shared {
+            println!("    {}", paint("1;33", &format!("SKIPPED: {SHARED_SUITE_TEST} ({SHARED_SUITE} is absent)")));
+        }
+        // The s3s-fs the runtimes step found or installed (tests/src/s3s.rs
+        // reads S3S_FS first), so the suites run the pinned version even if
+        // another one is earlier on PATH.
+        if let Some(path) = s3s_fs_path() {
+            println!("    S3S_FS={}", path.display());
+            cmd.env("S3S_FS", path);
+        }
+        run(&mut cmd)
+    })
 }
 
 /// A cargo step: announced with its command line.
@@ -94,11 +102,15 @@ fn cargo_step(name: &str, args: &[&str]) -> Step {
 pub fn main(opts: Options) -> i32 {
     let mut steps = vec![
         step("tools", "rustfmt, clippy and cargo-fuzz, installed only if missing", ensure_tools),
-        step("runtimes", "java, javac, mcs, dotnetcore2 and botocore, installed only if missing", ensure_runtimes),
+        step(
+            "runtimes",
+            "java, javac, mcs, dotnetcore2, botocore and s3s-fs, installed only if missing",
+            ensure_runtimes,
+        ),
         cargo_step("fmt", &["fmt", "--all", "--", "--check"]),
         cargo_step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         // The end-to-end suites run the built binary and preload library.
-        cargo_step("build", &["build", "-p", "rampart-cli", "-p", "rampart-preload"]),
+        cargo_step("build", &["build", "-p", "rampart-cli", "-p", "rampart-preload", "-p", "rampart-fetch"]),
         test_step(),
         cargo_step("bench-smoke", &["bench", "-p", "rampart-benches", "--", "--test"]),
         step(

@@ -3,6 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rampart_policy::{Policy, PolicyDoc};
@@ -74,7 +75,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Fail> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let (tmp, mut file) = create_temp(&dir, &name.to_string_lossy()).map_err(|e| Fail::io(path, &e))?;
+    let (tmp, mut file) = create_temp(&dir, &name.to_string_lossy(), 0o666).map_err(|e| Fail::io(path, &e))?;
     let result = (|| {
         file.write_all(data)?;
         if let Some(perms) = existing {
@@ -95,12 +96,56 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Fail> {
     Ok(())
 }
 
-fn create_temp(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
+/// Writes a file only its owner can read (mode 0600 from the start, so the
+/// bytes are never readable by others, whatever the umask). The file is
+/// complete before it appears under `path`: written beside it, synced, then
+/// hard-linked into place when `replace` is false (which fails, atomically,
+/// when `path` exists) or renamed over it when `replace` is true.
+pub fn write_private(path: &Path, data: &[u8], replace: bool) -> Result<(), Fail> {
+    let exists = fs::symlink_metadata(path).is_ok();
+    if exists && !replace {
+        return Err(Fail(format!("{}: already exists (--force replaces it)", path.display())));
+    }
+    if fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(Fail(format!("{}: is a directory", path.display())));
+    }
+    let Some(name) = path.file_name() else {
+        return Err(Fail(format!("{}: not a file name", path.display())));
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (tmp, mut file) = create_temp(&dir, &name.to_string_lossy(), 0o600).map_err(|e| Fail::io(path, &e))?;
+    let result = (|| {
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        drop(file);
+        if replace { fs::rename(&tmp, path) } else { fs::hard_link(&tmp, path) }
+    })();
+    // After a hard link the temporary name is an extra link; after a failure, litter.
+    let _ = fs::remove_file(&tmp);
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(Fail(format!("{}: already exists (--force replaces it)", path.display())))
+        }
+        Err(e) => Err(Fail::io(path, &e)),
+        Ok(()) => {
+            if let Ok(d) = File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+    }
+}
+
+fn create_temp(dir: &Path, name: &str, mode: u32) -> io::Result<(PathBuf, File)> {
     let pid = std::process::id();
     let mut last = None;
     for n in 0..64 {
         let tmp = dir.join(format!(".{name}.rampart-{pid}-{n}.tmp"));
-        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+        match OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp) {
             Ok(f) => return Ok((tmp, f)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => return Err(e),

@@ -4,14 +4,17 @@
 //!
 //! Exit codes: 0 success; 1 `policy diff` found differences; 2 bad input
 //! (missing or unreadable file, invalid JSON or rule, unknown category or
-//! mode, unwritable output), always reported as one line on stderr that
-//! starts with `rampart: `.
+//! mode, unwritable output, a signature that does not verify) or an S3
+//! failure (no credentials, access denied, no such bucket, network),
+//! always reported as one line on stderr that starts with `rampart: `.
 
 #![forbid(unsafe_code)]
 
 mod files;
+mod keys;
 mod learn;
 mod policy;
+mod remote;
 mod run;
 
 use std::path::PathBuf;
@@ -25,8 +28,9 @@ use files::Fail;
 /// rampart protects AWS Lambda functions (and any dynamically linked Linux
 /// process) at run time: it checks every file open, connection, program
 /// launch, AWS API call and invocation input against an allowlist policy.
-/// This command learns that policy from the function's logs and checks,
-/// shows, edits and compares policy files.
+/// This command learns that policy from the function's logs; checks,
+/// shows, edits, compares and signs policy files; and moves them to and
+/// from the S3 folder the layer reads.
 #[derive(Parser, Debug)]
 #[command(name = "rampart", version, max_term_width = 100)]
 struct Cli {
@@ -47,7 +51,7 @@ enum Command {
     /// else. Block lines are never learned (that would allow what was
     /// blocked). A summary of the added rules goes to stderr.
     Learn(LearnArgs),
-    /// Check, show, edit and compare policy.json files.
+    /// Check, show, edit, compare and sign policy.json files; push and pull them to and from S3.
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// Run a command under protection: librampart.so preloaded, with the
@@ -62,7 +66,9 @@ enum Command {
 /// Options of `rampart run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The policy file (RAMPART_POLICY); without it: profile mode, nothing allowed yet.
+    /// The policy (RAMPART_POLICY): a file, or s3://BUCKET/PREFIX, fetched
+    /// and refreshed every RAMPART_REFRESH_SECS with the AWS_* credentials of
+    /// the environment. Without it: profile mode, nothing allowed yet.
     #[arg(long, value_name = "P")]
     pub policy: Option<PathBuf>,
     /// profile, alert, block or off; overrides the policy's mode (RAMPART_MODE).
@@ -134,18 +140,29 @@ pub enum PolicyCommand {
         #[arg(value_name = "RULE", required = true)]
         rules: Vec<String>,
     },
-    /// Set a policy's mode: profile, alert or block.
+    /// Set a policy's mode: profile, alert or block, in a file or at s3://bucket/prefix.
     ///
     /// profile reports each distinct activity once, alert reports what is
     /// not allowed, block denies it (in the categories of the policy's
-    /// block list). The file is replaced atomically.
+    /// block list). A file is replaced atomically; with --key its FILE.sig
+    /// is rewritten. At an s3:// location the policy is pulled, its mode
+    /// changed and pushed back; a signed policy needs --key (the layer
+    /// rejects an unsigned change when it requires signatures), and its
+    /// signature must verify with that key before it is re-signed.
     Mode {
-        /// The policy file to edit.
-        #[arg(value_name = "FILE")]
+        /// The policy file, or s3://bucket/prefix (the object prefix/policy.json).
+        #[arg(value_name = "FILE|S3_URL")]
         file: PathBuf,
         /// profile, alert or block.
         #[arg(value_name = "MODE")]
         mode: String,
+        /// Sign the changed policy with this secret key (from `rampart policy keygen`).
+        #[arg(long, value_name = "SECRET_FILE")]
+        key: Option<PathBuf>,
+        #[command(flatten)]
+        pubkey: PubkeyOpt,
+        #[command(flatten)]
+        s3: S3Opts,
     },
     /// Compare two policies rule by rule.
     ///
@@ -161,6 +178,101 @@ pub enum PolicyCommand {
         #[arg(value_name = "B")]
         b: PathBuf,
     },
+    /// Make a signing key pair for policies.
+    ///
+    /// Writes the secret key to SECRET_FILE (mode 0600; an existing file is
+    /// kept unless --force) and prints the public key. Give the public key
+    /// to the function as RAMPART_POLICY_KEY: the layer then accepts only
+    /// policies signed with the secret key, so a role that can write the
+    /// policy bucket still cannot loosen its own policy.
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(short, long, value_name = "SECRET_FILE", required = true)]
+        output: PathBuf,
+        /// Replace SECRET_FILE if it exists (policies signed with the old key then fail to verify).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign a policy file: writes FILE.sig next to it.
+    ///
+    /// The policy is validated first (an invalid one is not signed). The
+    /// signature covers the exact bytes of FILE: any later change, even in
+    /// whitespace, invalidates it. `rampart policy push` uploads FILE.sig
+    /// with the policy.
+    Sign {
+        /// The policy file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The secret key (from `rampart policy keygen`).
+        #[arg(long, value_name = "SECRET_FILE", required = true)]
+        key: PathBuf,
+    },
+    /// Upload a policy to s3://bucket/prefix, where the layer reads it.
+    ///
+    /// The policy is validated first: an invalid one is not uploaded. It
+    /// is stored byte for byte as prefix/policy.json (content type
+    /// application/json), with its signature as the object's user metadata
+    /// `rampart-signature`: made with --key, else read from FILE.sig when
+    /// that exists. When a public key is known (--pubkey or
+    /// RAMPART_POLICY_KEY) the signature is checked before anything is
+    /// uploaded, and an unsigned policy is refused. Prints the destination,
+    /// the new ETag, the mode and the rule counts.
+    Push {
+        /// The policy file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// s3://bucket/prefix (the object is prefix/policy.json).
+        #[arg(value_name = "S3_URL")]
+        location: String,
+        /// Sign with this secret key (from `rampart policy keygen`) instead of using FILE.sig.
+        #[arg(long, value_name = "SECRET_FILE")]
+        key: Option<PathBuf>,
+        #[command(flatten)]
+        pubkey: PubkeyOpt,
+        #[command(flatten)]
+        s3: S3Opts,
+    },
+    /// Download the policy at s3://bucket/prefix.
+    ///
+    /// Writes it byte for byte to FILE (or standard output) and its
+    /// signature, when it has one, to FILE.sig (a stale FILE.sig is
+    /// removed). When a public key is known (--pubkey or
+    /// RAMPART_POLICY_KEY) the signature must verify, else nothing is
+    /// written. A summary goes to standard error when the policy goes to
+    /// standard output.
+    Pull {
+        /// s3://bucket/prefix (the object is prefix/policy.json).
+        #[arg(value_name = "S3_URL")]
+        location: String,
+        /// Write the policy to this file instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        pubkey: PubkeyOpt,
+        #[command(flatten)]
+        s3: S3Opts,
+    },
+}
+
+/// How the S3 commands find credentials and region: the environment
+/// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+/// AWS_REGION), else the shared files ~/.aws/credentials and ~/.aws/config
+/// (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE); the endpoint from
+/// AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL when set.
+#[derive(Args, Debug)]
+pub struct S3Opts {
+    /// The profile in ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, else `default`).
+    /// Without it, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment come first.
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+}
+
+/// The public key signatures are checked with.
+#[derive(Args, Debug)]
+pub struct PubkeyOpt {
+    /// Check the signature with this public key (`ed25519:...`, or a file holding it); default RAMPART_POLICY_KEY.
+    #[arg(long, value_name = "KEY")]
+    pub pubkey: Option<String>,
 }
 
 fn main() -> ExitCode {

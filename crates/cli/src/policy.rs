@@ -1,4 +1,5 @@
-//! `rampart policy check|show|allow|mode|diff`.
+//! `rampart policy check|show|allow|mode|diff`; `keygen` and `sign` are in
+//! `keys`, `push`, `pull` and `mode s3://...` in `remote`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -6,16 +7,32 @@ use std::process::ExitCode;
 use rampart_learn::{Coverage, coverage, covers};
 use rampart_policy::{Category, CategorySet, Mode, PolicyDoc, Rule};
 
-use crate::PolicyCommand;
 use crate::files::{Fail, print, read_valid, write_atomic};
+use crate::{PolicyCommand, keys, remote};
 
 pub fn run(cmd: PolicyCommand) -> Result<ExitCode, Fail> {
     match cmd {
         PolicyCommand::Check { files } => Ok(check(&files)),
         PolicyCommand::Show { file, json } => show(&file, json),
         PolicyCommand::Allow { file, category, rules } => allow(&file, &category, &rules),
-        PolicyCommand::Mode { file, mode } => set_mode(&file, &mode),
+        PolicyCommand::Mode { file, mode, key, pubkey, s3 } => match file.to_str().filter(|f| f.starts_with("s3://")) {
+            Some(url) => remote::set_mode(url, &mode, key.as_deref(), pubkey.pubkey.as_deref(), &s3),
+            None => {
+                if s3.profile.is_some() || pubkey.pubkey.is_some() {
+                    return Err(Fail::new("--profile and --pubkey apply to s3:// locations only"));
+                }
+                set_mode(&file, &mode, key.as_deref())
+            }
+        },
         PolicyCommand::Diff { a, b } => diff(&a, &b),
+        PolicyCommand::Keygen { output, force } => keys::keygen(&output, force),
+        PolicyCommand::Sign { file, key } => keys::sign(&file, &key),
+        PolicyCommand::Push { file, location, key, pubkey, s3 } => {
+            remote::push(&file, &location, key.as_deref(), pubkey.pubkey.as_deref(), &s3)
+        }
+        PolicyCommand::Pull { location, output, pubkey, s3 } => {
+            remote::pull(&location, output.as_deref(), pubkey.pubkey.as_deref(), &s3)
+        }
     }
 }
 
@@ -24,21 +41,32 @@ fn block_names(set: CategorySet) -> String {
     if names.is_empty() { "none".into() } else { names.join(", ") }
 }
 
+/// `mode block, blocking file; file 3, network 3, process 2, api 2, input 2`.
+pub fn summary(mode: Mode, block: CategorySet, counts: [usize; 5]) -> String {
+    let counts: Vec<String> = Category::ALL.iter().zip(counts).map(|(c, n)| format!("{c} {n}")).collect();
+    let mode = match mode {
+        Mode::Block if block != CategorySet::ALL => format!("mode block, blocking {}", block_names(block)),
+        m => format!("mode {m}"),
+    };
+    format!("{mode}; {}", counts.join(", "))
+}
+
+/// The modes a policy can be set to (`off` is for RAMPART_MODE only).
+pub fn parse_mode(mode: &str) -> Result<Mode, Fail> {
+    match Mode::parse(mode) {
+        Some(m @ (Mode::Profile | Mode::Alert | Mode::Block)) => Ok(m),
+        _ => Err(Fail(format!("unknown mode {mode:?} (expected profile, alert or block)"))),
+    }
+}
+
 fn check(files: &[impl AsRef<Path>]) -> ExitCode {
     let mut bad = false;
     for file in files {
         let file = file.as_ref();
         match read_valid(file) {
             Ok((doc, policy)) => {
-                let counts: Vec<String> =
-                    Category::ALL.iter().zip(policy.counts()).map(|(c, n)| format!("{c} {n}")).collect();
-                let mode = match doc.mode {
-                    Mode::Block if doc.block_set() != CategorySet::ALL => {
-                        format!("mode block, blocking {}", block_names(doc.block_set()))
-                    }
-                    m => format!("mode {m}"),
-                };
-                if print(&format!("{}: ok ({mode}; {})\n", file.display(), counts.join(", "))).is_err() {
+                let summary = summary(doc.mode, doc.block_set(), policy.counts());
+                if print(&format!("{}: ok ({summary})\n", file.display())).is_err() {
                     bad = true;
                 }
             }
@@ -131,8 +159,10 @@ fn allow(file: &Path, category: &str, texts: &[String]) -> Result<ExitCode, Fail
     if changed {
         // The result must still be a valid policy (it is: every rule parsed).
         doc.validate().map_err(|e| Fail(format!("{}: {e}", file.display())))?;
-        write_atomic(file, doc.to_json().as_bytes())?;
+        let json = doc.to_json();
+        write_atomic(file, json.as_bytes())?;
         out.push_str(&format!("wrote {}\n", file.display()));
+        out.push_str(&keys::after_edit(file, json.as_bytes(), None)?);
     } else {
         out.push_str(&format!("{}: unchanged\n", file.display()));
     }
@@ -140,20 +170,27 @@ fn allow(file: &Path, category: &str, texts: &[String]) -> Result<ExitCode, Fail
     Ok(ExitCode::SUCCESS)
 }
 
-fn set_mode(file: &Path, mode: &str) -> Result<ExitCode, Fail> {
-    let mode = match Mode::parse(mode) {
-        Some(m @ (Mode::Profile | Mode::Alert | Mode::Block)) => m,
-        _ => return Err(Fail(format!("unknown mode {mode:?} (expected profile, alert or block)"))),
-    };
+fn set_mode(file: &Path, mode: &str, key_file: Option<&Path>) -> Result<ExitCode, Fail> {
+    let mode = parse_mode(mode)?;
+    let key = key_file.map(keys::load_secret).transpose()?;
     let (mut doc, _) = read_valid(file)?;
     if doc.mode == mode {
-        print(&format!("{}: mode is already {mode}\n", file.display()))?;
+        let mut out = format!("{}: mode is already {mode}\n", file.display());
+        if let Some(key) = &key {
+            // Still sign: --key asks for a FILE.sig that matches.
+            let bytes = std::fs::read(file).map_err(|e| Fail::io(file, &e))?;
+            out.push_str(&keys::after_edit(file, &bytes, Some(key))?);
+        }
+        print(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let was = doc.mode;
     doc.mode = mode;
-    write_atomic(file, doc.to_json().as_bytes())?;
-    print(&format!("{}: mode {mode} (was {was})\n", file.display()))?;
+    let json = doc.to_json();
+    write_atomic(file, json.as_bytes())?;
+    let mut out = format!("{}: mode {mode} (was {was})\n", file.display());
+    out.push_str(&keys::after_edit(file, json.as_bytes(), key.as_ref())?);
+    print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,9 +14,22 @@ use crate::files::{Fail, io_message, read_valid};
 /// The library's file name, next to the `rampart` binary in a release.
 const LIB_NAME: &str = "librampart.so";
 
+/// Variables of the caller's environment the command keeps.
+const KEPT: [&str; 2] = ["RAMPART_REFRESH_SECS", "RAMPART_POLICY_KEY"];
+
 pub fn run(args: RunArgs) -> Result<ExitCode, Fail> {
     let lib = find_library()?;
     let policy = match &args.policy {
+        // Fetched (and refreshed) by the library in the command's process;
+        // only the form is checked here.
+        Some(p) if p.as_os_str().as_encoded_bytes().starts_with(b"s3://") => {
+            let url = p.to_string_lossy();
+            let bucket = url["s3://".len()..].split('/').next().unwrap_or("");
+            if bucket.is_empty() {
+                return Err(Fail(format!("{url}: no bucket name (s3://BUCKET[/PREFIX])")));
+            }
+            Some(PathBuf::from(p))
+        }
         Some(p) => {
             // Checked here so a typo is an error now, not a silent fallback
             // to profile mode inside the command.
@@ -33,9 +46,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Fail> {
     let mut cmd = Command::new(program);
     cmd.args(rest);
     // The command gets this configuration and nothing it inherited: an
-    // outer RAMPART_* (or a stale preload) must not leak into it.
+    // outer RAMPART_* (or a stale preload) must not leak into it. The
+    // refresh interval and the policy signing key are the user's settings
+    // for an s3:// policy and pass through.
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("RAMPART_") {
+        let name = key.to_string_lossy();
+        if name.starts_with("RAMPART_") && !KEPT.contains(&&*name) {
             cmd.env_remove(&key);
         }
     }

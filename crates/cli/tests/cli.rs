@@ -132,7 +132,7 @@ fn help_for_every_command() {
         assert!(learn.stdout.contains(flag), "{flag}: {}", learn.stdout);
     }
     assert!(learn.stdout.contains("Block lines are never learned"));
-    for sub in ["check", "show", "allow", "mode", "diff"] {
+    for sub in ["check", "show", "allow", "mode", "diff", "keygen", "sign", "push", "pull"] {
         let h = d.run(&["policy", sub, "--help"]);
         assert_eq!(h.code, 0, "{sub}");
         assert!(h.stdout.contains("Usage: rampart policy"), "{sub}: {}", h.stdout);
@@ -516,4 +516,133 @@ fn policy_diff() {
         fails(&d.run(&["policy", "diff", "bad.json", "a.json"])),
         "rampart: bad.json: a policy is a JSON object"
     );
+}
+
+// ---------------------------------------------------------------- keys and signatures
+
+/// The public key `keygen` printed.
+fn printed_public_key(stdout: &str) -> rampart_sign::PublicKey {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("public key: ")).expect("a `public key:` line");
+    rampart_sign::PublicKey::parse(line).unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn keygen_writes_a_private_secret_and_prints_the_public_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dir::new();
+    let out = d.run(&["policy", "keygen", "-o", "k.secret"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let public = printed_public_key(&out.stdout);
+    assert!(
+        out.stdout.contains(&format!("Set RAMPART_POLICY_KEY={} in the function's environment", public.to_text())),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("mode 0600"), "{}", out.stdout);
+    let text = d.read("k.secret");
+    assert!(text.starts_with("rampart-ed25519-secret:") && text.ends_with('\n'), "{text:?}");
+    assert!(!out.stdout.contains(text.trim()), "the secret must not be printed");
+    let secret = rampart_sign::SecretKey::parse(&text).unwrap();
+    assert_eq!(secret.public(), public);
+    assert_eq!(fs::metadata(d.path("k.secret")).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // Never overwritten by accident.
+    let err = fails(&d.run(&["policy", "keygen", "-o", "k.secret"]));
+    assert!(err.contains("k.secret: already exists (--force replaces it)"), "{err}");
+    assert_eq!(d.read("k.secret"), text);
+    // A dangling symlink is not followed either.
+    std::os::unix::fs::symlink("elsewhere", d.path("link.secret")).unwrap();
+    fails(&d.run(&["policy", "keygen", "-o", "link.secret"]));
+    assert!(!d.path("elsewhere").exists());
+    fs::remove_file(d.path("link.secret")).unwrap();
+
+    // --force replaces it with a new key, still 0600 even if the old file was not.
+    fs::set_permissions(d.path("k.secret"), fs::Permissions::from_mode(0o644)).unwrap();
+    let out = d.run(&["policy", "keygen", "-o", "k.secret", "--force"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_ne!(printed_public_key(&out.stdout), public);
+    assert_ne!(d.read("k.secret"), text);
+    assert_eq!(fs::metadata(d.path("k.secret")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(d.names(), ["k.secret"]);
+
+    fails(&d.run(&["policy", "keygen"]));
+    let err = fails(&d.run(&["policy", "keygen", "-o", "no/such/dir/k"]));
+    assert!(err.contains("No such file or directory"), "{err}");
+}
+
+#[test]
+fn sign_writes_a_signature_that_verifies() {
+    let d = Dir::new();
+    let out = d.run(&["policy", "keygen", "-o", "k.secret"]);
+    let public = printed_public_key(&out.stdout);
+    d.write("p.json", SAMPLE);
+    let out = d.run(&["policy", "sign", "p.json", "--key", "k.secret"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "wrote p.json.sig (mode block; file 3, network 3, process 2, api 2, input 2; signed by {})\n",
+            public.to_text()
+        )
+    );
+    let sig = d.read("p.json.sig");
+    assert!(sig.starts_with("ed25519:") && sig.ends_with('\n'), "{sig:?}");
+    assert_eq!(public.verify(SAMPLE.as_bytes(), &sig), Ok(()));
+    // The exact bytes are signed: one more space and it no longer verifies.
+    assert!(public.verify(format!("{SAMPLE} ").as_bytes(), &sig).is_err());
+    assert_eq!(d.read("p.json"), SAMPLE);
+    assert_eq!(d.names(), ["k.secret", "p.json", "p.json.sig"]);
+}
+
+#[test]
+fn sign_errors() {
+    let d = Dir::new();
+    d.run(&["policy", "keygen", "-o", "k.secret"]);
+    // An invalid policy is not signed.
+    d.write("bad.json", &SAMPLE.replace("\"s3:*\"", "\"s3\""));
+    let err = fails(&d.run(&["policy", "sign", "bad.json", "--key", "k.secret"]));
+    assert!(err.starts_with("rampart: bad.json: allow.api[1]: \"s3\":"), "{err}");
+    assert!(err.ends_with("(not signed)"), "{err}");
+    assert!(!d.path("bad.json.sig").exists());
+    // Keys that are not secret keys.
+    d.write("p.json", SAMPLE);
+    d.write("pub.key", "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n");
+    let err = fails(&d.run(&["policy", "sign", "p.json", "--key", "pub.key"]));
+    assert!(err.contains("pub.key: secret key must start with `rampart-ed25519-secret:`"), "{err}");
+    d.write("short.key", "rampart-ed25519-secret:AAAA\n");
+    let err = fails(&d.run(&["policy", "sign", "p.json", "--key", "short.key"]));
+    assert!(err.contains("secret key must be 32 bytes, found 3"), "{err}");
+    d.write("junk.key", "rampart-ed25519-secret:***\n");
+    let err = fails(&d.run(&["policy", "sign", "p.json", "--key", "junk.key"]));
+    assert!(err.contains("not valid base64"), "{err}");
+    let err = fails(&d.run(&["policy", "sign", "p.json", "--key", "missing.key"]));
+    assert!(err.contains("missing.key: No such file or directory"), "{err}");
+    fails(&d.run(&["policy", "sign", "p.json"]));
+    fails(&d.run(&["policy", "sign", "missing.json", "--key", "k.secret"]));
+    assert!(!d.path("p.json.sig").exists());
+}
+
+#[test]
+fn local_edits_re_sign_with_key_and_warn_without() {
+    let d = Dir::new();
+    let public = printed_public_key(&d.run(&["policy", "keygen", "-o", "k.secret"]).stdout);
+    d.write("p.json", SAMPLE);
+    assert_eq!(d.run(&["policy", "sign", "p.json", "--key", "k.secret"]).code, 0);
+    let out = d.run(&["policy", "mode", "p.json", "alert", "--key", "k.secret"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("p.json: mode alert (was block)\nwrote p.json.sig (signed by "), "{}", out.stdout);
+    assert_eq!(public.verify(d.read("p.json").as_bytes(), &d.read("p.json.sig")), Ok(()));
+
+    // Without the key the signature goes stale, and the user is told.
+    let out = d.run(&["policy", "mode", "p.json", "block"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: p.json.sig no longer matches p.json"), "{}", out.stderr);
+    assert!(public.verify(d.read("p.json").as_bytes(), &d.read("p.json.sig")).is_err());
+    let out = d.run(&["policy", "allow", "p.json", "file", "r /opt/**"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: p.json.sig no longer matches p.json"), "{}", out.stderr);
+    // S3-only options on a file are a mistake.
+    let err = fails(&d.run(&["policy", "mode", "p.json", "alert", "--profile", "x"]));
+    assert!(err.contains("s3:// locations only"), "{err}");
 }

@@ -4,8 +4,18 @@
 //! DESIGN.md, "Children").
 
 /// Variables the parent hands down (its own values, re-injected at every
-/// exec). `UV_USE_IO_URING=0` keeps a Node child's file I/O visible.
-pub const INHERITED: [&[u8]; 4] = [b"LD_PRELOAD", b"RAMPART_POLICY", b"RAMPART_MODE", b"UV_USE_IO_URING"];
+/// exec). `UV_USE_IO_URING=0` keeps a Node child's file I/O visible. The
+/// refresh interval and the signing key matter to a root that replaces
+/// itself by exec (it carries on fetching), and the key must not be
+/// droppable by the function.
+pub const INHERITED: [&[u8]; 6] = [
+    b"LD_PRELOAD",
+    b"RAMPART_POLICY",
+    b"RAMPART_MODE",
+    b"RAMPART_REFRESH_SECS",
+    b"RAMPART_POLICY_KEY",
+    b"UV_USE_IO_URING",
+];
 
 /// Set in every child's environment: it is not the process the wrapper
 /// started (no start line, no policy refresh of its own).

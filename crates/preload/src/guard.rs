@@ -62,3 +62,16 @@ impl Drop for Internal {
         }
     }
 }
+
+/// In a fork child: only the forking thread exists. Marks of other threads
+/// would otherwise linger, and a new thread reusing a stale `pthread_self`
+/// value would be taken for the library's own.
+pub fn after_fork_in_child() {
+    let me = me();
+    for slot in &THREADS {
+        let t = slot.load(Ordering::Acquire);
+        if t != 0 && t != me && slot.compare_exchange(t, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            MARKED.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}

@@ -9,6 +9,10 @@
 //! - `state`: configuration and the compiled policy, lock-free.
 //! - `report`: event lines on stderr.
 //! - `snapshot`: the compiled policy shared with children.
+//! - `control`: how children follow the root's policy changes.
+//! - `refresh`: the root's policy refresh from S3 (through
+//!   librampart_fetch.so, which only the root loads).
+//! - `alloc`: malloc, or a lock-free arena for policy loads inside hooks.
 //! - `guard`: marks the library's own calls.
 //! - `sys`: the raw system calls the hooks make.
 //! - `shim.c`: the variadic `execl*`.
@@ -19,21 +23,38 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod alloc;
+mod control;
 mod guard;
 mod hooks;
 mod ops;
 mod real;
+mod refresh;
 mod report;
 mod snapshot;
 mod state;
 mod sys;
+
+#[global_allocator]
+static ALLOC: alloc::HookAlloc = alloc::HookAlloc;
 
 /// The constructor: resolve the real functions, read the configuration and
 /// the policy, publish them. Until it has run, hooks pass calls through.
 extern "C" fn init() {
     let _internal = guard::Internal::enter();
     real::resolve_all();
+    // SAFETY: registers a plain function; called once per process.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
     state::load();
+}
+
+/// In the child of a `fork` (not `vfork`, which shares our memory): only
+/// the forking thread was copied, so marks and flags other threads held
+/// are stale, and the refresh thread is not there.
+extern "C" fn after_fork_in_child() {
+    guard::after_fork_in_child();
+    control::after_fork_in_child();
+    refresh::after_fork_in_child();
 }
 
 /// At exit: the counts of alert lines still held back by the rate limit.

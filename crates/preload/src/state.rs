@@ -1,7 +1,11 @@
-//! The configuration and compiled policy the hooks read: built once by the
-//! constructor, published through a `static AtomicPtr` to an immutable,
-//! never-freed snapshot (safe to read from any thread, signal handler or
-//! vfork child; no lock, no reference count).
+//! The configuration the hooks read, and the policy.
+//!
+//! Both are published through `static AtomicPtr`s to immutable, never-freed
+//! values: safe to read from any thread, signal handler or vfork child, no
+//! lock, no reference count. The configuration is set once by the
+//! constructor; the policy is swapped whole when it changes (the root's
+//! refresh from S3, a child following its root) and the old one is leaked,
+//! so a hook that loaded it keeps a valid policy to the end of its call.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::net::{IpAddr, SocketAddr};
@@ -12,11 +16,9 @@ use rampart_decide::childenv::{CHILD_MARK, INHERITED};
 use rampart_event::EventType;
 use rampart_policy::{Matcher, Mode, Policy};
 
-use crate::report;
-use crate::snapshot;
+use crate::{control, refresh, report, snapshot};
 
 pub struct State {
-    pub matcher: Matcher,
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub function: Option<String>,
     /// `AWS_LAMBDA_RUNTIME_API`: always allowed, never reported.
@@ -30,6 +32,31 @@ pub struct State {
 }
 
 static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
+static POLICY: AtomicPtr<Matcher> = AtomicPtr::new(std::ptr::null_mut());
+
+impl State {
+    /// The policy in force now. A hook reads it once and decides with that
+    /// one value throughout its call.
+    pub fn matcher(&self) -> &'static Matcher {
+        // SAFETY: the constructor stores the first policy (Release) before
+        // the state; whoever reached the state (Acquire) sees a non-null
+        // policy, which is a leaked Box<Matcher>, never freed or written.
+        unsafe { &*POLICY.load(Ordering::Acquire) }
+    }
+}
+
+/// The policy in force, if the constructor has run.
+pub fn current() -> Option<&'static Matcher> {
+    // SAFETY: a non-null pointer is a leaked Box<Matcher>, never freed or
+    // written after publication.
+    unsafe { POLICY.load(Ordering::Acquire).as_ref() }
+}
+
+/// Makes `matcher` the policy in force; the previous one is leaked (a hook
+/// may still be reading it).
+pub fn swap(matcher: Matcher) {
+    POLICY.store(Box::into_raw(Box::new(matcher)), Ordering::Release);
+}
 
 /// The state, once the constructor has run and unless the mode is off.
 pub fn active() -> Option<&'static State> {
@@ -37,7 +64,7 @@ pub fn active() -> Option<&'static State> {
     // SAFETY: a non-null pointer is a leaked Box<State>, never freed or
     // written after publication.
     let st = unsafe { p.as_ref() }?;
-    (st.matcher.mode() != Mode::Off).then_some(st)
+    (current()?.mode() != Mode::Off).then_some(st)
 }
 
 /// Reads the environment and the policy, and publishes the state. Runs
@@ -48,20 +75,43 @@ pub fn load() {
     let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API").ok().and_then(|a| a.parse().ok());
     let is_child = std::env::var_os("RAMPART_CHILD").is_some_and(|v| v == "1");
     let mut errors: Vec<String> = Vec::new();
+    let mode_override = match std::env::var_os("RAMPART_MODE") {
+        None => None,
+        Some(m) => Mode::parse(&m.to_string_lossy()).or_else(|| {
+            errors.push(format!("RAMPART_MODE={}: not profile, alert, block or off", m.to_string_lossy()));
+            None
+        }),
+    };
 
-    // A child takes the root's compiled policy; the root (or a child whose
-    // root is gone) reads and compiles the policy file.
+    // A child takes the root's compiled policy (and follows its changes);
+    // the root (or a child whose root is gone) reads and compiles the
+    // policy file, or starts empty and fetches it from S3. A root that
+    // replaced itself by exec hands its policy to the new program, which
+    // then carries on as the root.
     let inherited = if is_child { std::env::var_os("RAMPART_SNAPSHOT") } else { None };
-    let from_root = inherited.as_deref().map(snapshot::load);
+    let inherited = inherited.as_deref().and_then(|p| CString::new(p.as_bytes()).ok());
+    let from_root = inherited.as_ref().map(control::attach);
+    let took_over = matches!(from_root, Some(Ok(_))) && inherited.as_ref().is_some_and(control::took_over);
+    let follows_root = matches!(from_root, Some(Ok(_))) && !took_over;
+    let is_root = !follows_root;
+    let policy_src = std::env::var_os("RAMPART_POLICY");
+    let remote = policy_src
+        .as_ref()
+        .filter(|s| s.as_bytes().starts_with(b"s3://") && is_root)
+        .map(|s| s.to_string_lossy().into_owned());
     let (matcher, counts, source) = match from_root {
-        Some(Ok(m)) => (m, [0; 5], "snapshot".to_owned()),
+        Some(Ok(m)) => {
+            let source = if took_over { "inherited across exec" } else { "snapshot" };
+            (m, [0; 5], source.to_owned())
+        }
         other => {
             if let Some(Err(e)) = other {
                 errors.push(format!("{e}; compiling the policy here instead"));
             }
-            let (policy, source) = match std::env::var_os("RAMPART_POLICY") {
+            let (policy, source) = match &policy_src {
                 None => (Policy::empty(Mode::Profile), "none".to_owned()),
-                Some(src) => match load_policy(&src) {
+                Some(src) if remote.is_some() => (Policy::empty(Mode::Profile), src.to_string_lossy().into_owned()),
+                Some(src) => match load_policy(src) {
                     Ok(p) => (p, src.to_string_lossy().into_owned()),
                     Err(e) => {
                         errors.push(format!("policy {}: {e}; running in profile mode", src.to_string_lossy()));
@@ -70,51 +120,59 @@ pub fn load() {
                 },
             };
             let mut matcher = policy.compile();
-            if let Some(m) = std::env::var_os("RAMPART_MODE") {
-                match Mode::parse(&m.to_string_lossy()) {
-                    Some(mode) => matcher = matcher.with_mode(mode),
-                    None => {
-                        errors.push(format!("RAMPART_MODE={}: not profile, alert, block or off", m.to_string_lossy()))
-                    }
-                }
+            if let Some(mode) = mode_override {
+                matcher = matcher.with_mode(mode);
             }
             (matcher, policy.counts(), source)
         }
     };
     let mode = matcher.mode();
-    // Children share the snapshot of the process the wrapper started.
-    let snapshot_path = match (&inherited, mode) {
-        (_, Mode::Off) => None,
-        (Some(p), _) => CString::new(p.as_bytes()).ok(),
-        (None, _) => snapshot::publish(&matcher),
+    // Children share the snapshot of the process the wrapper started
+    // through its control page.
+    let control_path = match (&inherited, is_root) {
+        _ if mode == Mode::Off => None,
+        (_, true) => snapshot::publish(&matcher.to_snapshot()).and_then(control::create),
+        (Some(p), false) => Some(p.clone()),
+        (None, false) => None,
     };
+    swap(matcher);
     let log_path = report::open_log(std::env::var_os("RAMPART_LOG").as_deref());
-    let child_env = child_env(&[("RAMPART_LOG", log_path.as_ref()), ("RAMPART_SNAPSHOT", snapshot_path.as_ref())]);
-    let state = State { matcher, function, runtime_api, child_env, log_path };
+    let child_env = child_env(&[("RAMPART_LOG", log_path.as_ref()), ("RAMPART_SNAPSHOT", control_path.as_ref())]);
+    let state = State { function, runtime_api, child_env, log_path };
     STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
 
     for e in &errors {
         report::message(EventType::Error, e);
     }
-    if !is_child && mode != Mode::Off {
-        let msg = format!(
-            "started: mode {}, policy {source}, rules file {} network {} process {} api {} input {}",
-            mode.as_str(),
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3],
-            counts[4]
-        );
-        report::message(EventType::Status, &msg);
+    // A child whose root is gone (or closed the shared descriptors) is a
+    // root of its own from here: it fetches rather than run unprotected.
+    if follows_root || mode == Mode::Off {
+        return;
     }
+    let (source, counts) = match remote {
+        Some(url) => {
+            let start = refresh::start(&url, mode_override, took_over);
+            (start.source, start.counts)
+        }
+        None => (source, counts),
+    };
+    if took_over {
+        return;
+    }
+    let [f, n, p, a, i] = counts;
+    let mode = current().map_or(mode, Matcher::mode);
+    let msg = format!(
+        "started: mode {}, policy {source}, rules file {f} network {n} process {p} api {a} input {i}",
+        mode.as_str()
+    );
+    report::message(EventType::Status, &msg);
 }
 
 fn load_policy(src: &OsStr) -> Result<Policy, String> {
     let s = src.to_string_lossy();
     let path = match s.strip_prefix("file://") {
         Some(p) => p.to_owned(),
-        None if s.starts_with("s3://") => return Err("S3 policies are not supported by this build yet".into()),
+        None if s.starts_with("s3://") => return Err("an s3:// policy is fetched by the root process only".into()),
         None => s.into_owned(),
     };
     if !path.starts_with('/') {
@@ -161,7 +219,7 @@ fn child_env(shared: &[(&str, Option<&CString>)]) -> Vec<CString> {
 }
 
 /// This library's file, from the loader.
-fn own_path() -> Option<Vec<u8>> {
+pub fn own_path() -> Option<Vec<u8>> {
     let mut info = libc::Dl_info {
         dli_fname: std::ptr::null(),
         dli_fbase: std::ptr::null_mut(),
@@ -184,6 +242,13 @@ pub fn is_runtime_api(st: &State, ip: IpAddr, port: u16) -> bool {
 
 /// The state, for a hook that should check this call: the library is set
 /// up, the mode is not off, and the call is not the library's own.
+/// On the way, a child picks up its root's policy change and the root
+/// wakes an overdue refresh.
 pub fn checked() -> Option<&'static State> {
-    active().filter(|_| !crate::guard::is_internal())
+    if crate::guard::is_internal() {
+        return None;
+    }
+    control::follow();
+    refresh::due_check();
+    active()
 }

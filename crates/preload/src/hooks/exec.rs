@@ -57,7 +57,15 @@ fn exec_with(
     envp: *const *const c_char,
     real: impl FnOnce(*const *const c_char) -> c_int,
 ) -> c_int {
-    launch(op, program, argv, envp, real, |e| {
+    let exec_in_place = |env| {
+        let kept = crate::control::keep_across_exec();
+        let r = real(env);
+        let saved = sys::errno();
+        crate::control::exec_failed(kept);
+        sys::set_errno(saved);
+        r
+    };
+    launch(op, program, argv, envp, exec_in_place, |e| {
         sys::set_errno(e);
         -1
     })

@@ -43,8 +43,8 @@ pub fn check(st: &State, op: &'static str, program: Program<'_>, argv: *const *c
         // it would without rampart (shells try each PATH entry this way).
         return Ok(());
     }
-    let allowed = st.matcher.allows_process(path.as_bytes());
-    let v = st.matcher.verdict(Category::Process, allowed);
+    let allowed = st.matcher().allows_process(path.as_bytes());
+    let v = st.matcher().verdict(Category::Process, allowed);
     if v != Verdict::Allow {
         let mut args: [&[u8]; ARGV_MAX] = [&[]; ARGV_MAX];
         let n = collect_args(argv, &mut args);

@@ -63,7 +63,7 @@ pub fn open(
     // stack if it must), so the common case copies nothing.
     let mut abs_slot: Option<PathBuf> = None;
     let lexical_allowed = if bytes.first() == Some(&b'/') {
-        st.matcher.allows_file(bytes, access)
+        st.matcher().allows_file(bytes, access)
     } else {
         let abs = abs_slot.insert(PathBuf::new());
         match absolute(dirfd, bytes, abs) {
@@ -72,13 +72,13 @@ pub fn open(
             Ok(false) => return real(dirfd, path, flags, mode),
             Err(()) => return unknown(st, op, bytes, access, || real(dirfd, path, flags, mode)),
         }
-        st.matcher.allows_file(abs.as_bytes(), access)
+        st.matcher().allows_file(abs.as_bytes(), access)
     };
 
     if sys::has_openat2() && lexical_allowed {
         match sys::open_no_symlinks(dirfd, path, flags, mode) {
             Ok(fd) => {
-                let v = st.matcher.verdict(Category::File, true);
+                let v = st.matcher().verdict(Category::File, true);
                 if v != Verdict::Allow {
                     // Profile mode reports every open: use the caller's
                     // spelling when it is already the normal one.
@@ -186,8 +186,8 @@ pub fn open(
 /// absolute within PATH_MAX is never allowed by a rule, so it lands here as
 /// it is and is treated as not allowed.
 pub fn decide(st: &State, op: &'static str, path: &[u8], access: Access) -> Decision {
-    let allowed = st.matcher.allows_file(path, access);
-    let v = st.matcher.verdict(Category::File, allowed);
+    let allowed = st.matcher().allows_file(path, access);
+    let v = st.matcher().verdict(Category::File, allowed);
     report::verdict(st, v, &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None });
     if v == Verdict::Block {
         sys::set_errno(libc::EACCES);

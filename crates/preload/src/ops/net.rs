@@ -47,7 +47,7 @@ pub unsafe fn check(
             let mut name_buf = [0u8; TEXT_MAX];
             let name = NAMES.lookup(ip, &mut name_buf);
             net_target(&mut target, proto, name, ip, port);
-            st.matcher.allows_connect(&Connect { proto, ip: Some(ip), name, port })
+            st.matcher().allows_connect(&Connect { proto, ip: Some(ip), name, port })
         }
         Peer::UnixPath(path) => {
             let mut abs = PathBuf::new();
@@ -55,16 +55,16 @@ pub unsafe fn check(
                 return Ok(());
             }
             unix_target(&mut target, abs.as_bytes(), false);
-            st.matcher.allows_unix(abs.as_bytes())
+            st.matcher().allows_unix(abs.as_bytes())
         }
         Peer::UnixAbstract(name) => {
             unix_target(&mut target, name, true);
             // The rule form is `unix:@NAME`; the matcher takes `@NAME`.
-            st.matcher.allows_unix(target.as_bytes().get("unix:".len()..).unwrap_or(&[]))
+            st.matcher().allows_unix(target.as_bytes().get("unix:".len()..).unwrap_or(&[]))
         }
         Peer::Nowhere | Peer::Other(_) => return Ok(()),
     };
-    let v = st.matcher.verdict(Category::Network, allowed);
+    let v = st.matcher().verdict(Category::Network, allowed);
     let a = Activity { cat: Category::Network, op, target: target.as_bytes(), access: None, argv: None };
     report::verdict(st, v, &a);
     if v == Verdict::Block { Err(libc::EACCES) } else { Ok(()) }

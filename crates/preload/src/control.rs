@@ -1,0 +1,253 @@
+//! The control page: how every process under the root follows the root's
+//! policy changes without a network connection of its own.
+//!
+//! The root (the process the wrapper or `rampart run` started) keeps one
+//! page in a memfd, mapped shared: a magic number, its pid, and one 64-bit
+//! word holding the current policy's generation and the descriptor of its
+//! sealed snapshot (see `snapshot`). One word, so a reader never sees a
+//! generation with another generation's descriptor. Writes and growth are
+//! sealed off once the root has mapped it (`F_SEAL_FUTURE_WRITE`), so only
+//! the root's own mapping can change it.
+//!
+//! Children reach it as `/proc/ROOT/fd/N` (`RAMPART_SNAPSHOT`, re-injected
+//! at every exec); fork children inherit the mapping. Every checked hook in
+//! a child compares the word's generation with the one it loaded (two
+//! loads); on a change, the first hook to notice loads the new snapshot on
+//! the arena (`alloc`) and swaps it in, and the others go on with the old
+//! one meanwhile rather than wait.
+
+use std::ffi::{CString, c_int};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+use rampart_event::EventType;
+
+use crate::{alloc, report, snapshot, state};
+
+const MAGIC: u64 = u64::from_le_bytes(*b"RAMPCTL1");
+const PAGE: usize = 4096;
+/// Not in the libc crate for every target; Linux's value (5.1+).
+const F_SEAL_FUTURE_WRITE: c_int = 0x0010;
+
+#[repr(C)]
+struct Page {
+    magic: u64,
+    root_pid: u64,
+    /// generation << 32 | snapshot descriptor.
+    current: AtomicU64,
+}
+
+static PAGE_PTR: AtomicPtr<Page> = AtomicPtr::new(std::ptr::null_mut());
+/// The generation this process's policy came from.
+static LOADED: AtomicU32 = AtomicU32::new(0);
+/// True in the root: it publishes, never follows. Cleared in fork children.
+static IS_ROOT: AtomicBool = AtomicBool::new(false);
+/// Held by the one thread loading a new generation.
+static RELOADING: AtomicBool = AtomicBool::new(false);
+/// The root's own descriptor of the page.
+static CONTROL_FD: AtomicU32 = AtomicU32::new(u32::MAX);
+/// The root's previous snapshot descriptor, closed one change later (a
+/// child may be opening it right now).
+static PREVIOUS_FD: AtomicU32 = AtomicU32::new(u32::MAX);
+
+fn page() -> Option<&'static Page> {
+    // SAFETY: non-null only once mapped (never unmapped); the fields a
+    // reader uses are the magic, the pid (written before publication) and
+    // an atomic.
+    unsafe { PAGE_PTR.load(Ordering::Acquire).as_ref() }
+}
+
+fn split(word: u64) -> (u32, c_int) {
+    ((word >> 32) as u32, (word & 0xffff_ffff) as u32 as c_int)
+}
+
+/// Root: creates the page and publishes the first snapshot (generation 1).
+/// Returns the path children open, or `None` (children then compile the
+/// policy themselves).
+pub fn create(snapshot_fd: c_int) -> Option<CString> {
+    // SAFETY: a NUL-terminated name and valid flags.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_memfd_create, c"rampart-control".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+    } as c_int;
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: our own descriptor; a shared read-write mapping of its one page.
+    let base = unsafe {
+        if libc::ftruncate(fd, PAGE as libc::off_t) != 0 {
+            libc::close(fd);
+            return None;
+        }
+        libc::mmap(std::ptr::null_mut(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
+    };
+    if base == libc::MAP_FAILED {
+        // SAFETY: our own descriptor.
+        unsafe { libc::close(fd) };
+        return None;
+    }
+    let page = base.cast::<Page>();
+    // SAFETY: page is a fresh, writable, page-aligned mapping; getpid has
+    // no preconditions.
+    unsafe {
+        page.write(Page {
+            magic: MAGIC,
+            root_pid: libc::getpid() as u64,
+            current: AtomicU64::new(1u64 << 32 | snapshot_fd as u32 as u64),
+        })
+    };
+    // Older kernels lack the future-write seal; the page then stays
+    // writable through /proc by whoever may open it (the file policy
+    // still applies to such opens).
+    // SAFETY: fcntl on our own descriptor.
+    let high = unsafe {
+        libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
+        let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, snapshot::FD_MIN);
+        libc::close(fd);
+        high
+    };
+    if high < 0 {
+        return None;
+    }
+    LOADED.store(1, Ordering::Release);
+    CONTROL_FD.store(high as u32, Ordering::Release);
+    IS_ROOT.store(true, Ordering::Release);
+    PAGE_PTR.store(page, Ordering::Release);
+    // SAFETY: getpid has no preconditions.
+    CString::new(format!("/proc/{}/fd/{high}", unsafe { libc::getpid() })).ok()
+}
+
+/// Root: makes `snapshot_fd` the current policy for every child.
+pub fn publish(snapshot_fd: c_int) {
+    let Some(page) = page().filter(|_| IS_ROOT.load(Ordering::Acquire)) else { return };
+    let (generation, old_fd) = split(page.current.load(Ordering::Acquire));
+    let next = generation.wrapping_add(1).max(1);
+    LOADED.store(next, Ordering::Release);
+    page.current.store(u64::from(next) << 32 | snapshot_fd as u32 as u64, Ordering::Release);
+    let older = PREVIOUS_FD.swap(old_fd as u32, Ordering::AcqRel);
+    if older != u32::MAX {
+        // SAFETY: a snapshot descriptor this process created and no longer
+        // names anywhere.
+        unsafe { libc::close(older as c_int) };
+    }
+}
+
+/// Child: maps the root's page (read-only) and loads its current policy.
+pub fn attach(path: &CString) -> Result<rampart_policy::Matcher, String> {
+    let shown = path.to_string_lossy();
+    // SAFETY: NUL-terminated path; the raw call bypasses the hooks.
+    let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }
+        as c_int;
+    if fd < 0 {
+        return Err(format!("cannot open the control page {shown}: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: a read-only shared mapping of one page of our descriptor,
+    // which can be closed once mapped.
+    let base = unsafe {
+        let base = libc::mmap(std::ptr::null_mut(), PAGE, libc::PROT_READ, libc::MAP_SHARED, fd, 0);
+        libc::close(fd);
+        base
+    };
+    if base == libc::MAP_FAILED {
+        return Err(format!("cannot map the control page {shown}: {}", std::io::Error::last_os_error()));
+    }
+    let page = base.cast::<Page>();
+    // SAFETY: a readable page; magic is plain data.
+    if unsafe { (*page).magic } != MAGIC {
+        return Err(format!("{shown} is not a rampart control page"));
+    }
+    PAGE_PTR.store(page, Ordering::Release);
+    let page = self::page().ok_or("control page vanished")?;
+    let (generation, fd) = split(page.current.load(Ordering::Acquire));
+    let matcher = snapshot::load(&snapshot_path(page, fd))?;
+    LOADED.store(generation, Ordering::Release);
+    Ok(matcher)
+}
+
+fn snapshot_path(page: &Page, fd: c_int) -> CString {
+    // Allocates: callers are the constructor or a hook on the arena.
+    CString::new(format!("/proc/{}/fd/{fd}", page.root_pid)).unwrap_or_default()
+}
+
+fn getpid() -> u64 {
+    // SAFETY: getpid has no preconditions (and is not cached by glibc).
+    unsafe { libc::getpid() as u64 }
+}
+
+/// Root, before an exec that replaces the root process itself (`exec` in
+/// place, e.g. a shell's last command): the page and the current snapshot
+/// are kept open across it, so the new program starts under the current
+/// policy (`took_over`) instead of with none. Returns what to put back if
+/// the exec fails. Nothing to do in a vfork child (another pid).
+pub fn keep_across_exec() -> Option<[c_int; 2]> {
+    if !IS_ROOT.load(Ordering::Relaxed) {
+        return None;
+    }
+    let page = page()?;
+    if page.root_pid != getpid() {
+        return None;
+    }
+    let fds = [CONTROL_FD.load(Ordering::Acquire) as c_int, split(page.current.load(Ordering::Acquire)).1];
+    for fd in fds {
+        // SAFETY: fcntl on descriptors this process created.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    Some(fds)
+}
+
+/// After `keep_across_exec`, when the exec failed: close-on-exec again.
+pub fn exec_failed(kept: Option<[c_int; 2]>) {
+    for fd in kept.into_iter().flatten() {
+        // SAFETY: as above.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+/// Constructor, after `attach`: whether this process is its root's own
+/// pid, i.e. the root replaced itself with this program. If so the
+/// descriptors it kept open for us are closed and the page let go: this
+/// process becomes the root (its own page, its own refresh).
+pub fn took_over(path: &CString) -> bool {
+    let Some(page) = page() else { return false };
+    if page.root_pid != getpid() {
+        return false;
+    }
+    let control_fd =
+        path.to_bytes().rsplit(|&b| b == b'/').next().and_then(|n| std::str::from_utf8(n).ok()?.parse().ok());
+    let snapshot_fd = split(page.current.load(Ordering::Acquire)).1;
+    for fd in control_fd.into_iter().chain([snapshot_fd]) {
+        // SAFETY: descriptors the previous program of this process kept
+        // open for this constructor; nothing else knows them.
+        unsafe { libc::close(fd) };
+    }
+    PAGE_PTR.store(std::ptr::null_mut(), Ordering::Release);
+    true
+}
+
+/// Child hooks: loads the root's new policy if it changed. Cheap when it
+/// did not (two loads); never waits for another thread's load.
+pub fn follow() {
+    if IS_ROOT.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(page) = page() else { return };
+    let (generation, fd) = split(page.current.load(Ordering::Acquire));
+    if generation == LOADED.load(Ordering::Acquire) || RELOADING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    {
+        let _arena = alloc::ArenaScope::enter();
+        match snapshot::load(&snapshot_path(page, fd)) {
+            Ok(m) => state::swap(m),
+            Err(e) => report::message(EventType::Error, &format!("following the root's policy change: {e}")),
+        }
+    }
+    // Recorded even on failure: one error line per change, not per call.
+    LOADED.store(generation, Ordering::Release);
+    RELOADING.store(false, Ordering::Release);
+}
+
+/// In a fork child: it is not the root any more, and no load is running
+/// in it (the thread that held the flag was not copied).
+pub fn after_fork_in_child() {
+    IS_ROOT.store(false, Ordering::Release);
+    RELOADING.store(false, Ordering::Release);
+}
