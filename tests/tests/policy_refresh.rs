@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rampart_event::{Event, EventType, PREFIX};
+use rampart_policy::Category;
 use rampart_tests::faulty_s3::{FAULT_ETAG, Fault, FaultyS3};
 use rampart_tests::s3s::{REGION, S3Server};
 use rampart_tests::{rampart_bin, rampart_lib};
@@ -52,10 +53,11 @@ impl Files {
     }
 
     /// A policy that lets Python run and read `allowed.txt` but not
-    /// `secret.txt`, blocking file opens only.
+    /// `secret.txt`, and allows no connection at all: the fetcher's own
+    /// connections must not be checked (they would be blocked).
     fn policy(&self, mode: &str) -> String {
         format!(
-            r#"{{"version": 1, "mode": "{mode}", "block": ["file"],
+            r#"{{"version": 1, "mode": "{mode}", "block": ["file", "network"],
   "allow": {{"file": ["r /usr/**", "r /lib/**", "r /lib64/**", "r /etc/**", "r /proc/**", "rw /dev/**",
                      "r /root/**", "r /opt/**", "r /home/**", "r /tmp/*/refresh_driver.py",
                      "r {}", "r {}/**"]}}}}"#,
@@ -334,6 +336,8 @@ fn a_pushed_policy_is_enforced_in_the_root_and_its_children_and_survives_bad_pus
     std::thread::sleep(refresh * 4);
     assert_eq!(live.messages(EventType::Error).len(), errors_before + 1, "{}", live.stderr_text());
     assert_eq!(live.ask(&format!("open {secret}")), "ok");
+    let network: Vec<Event> = live.events().into_iter().filter(|e| e.cat == Some(Category::Network)).collect();
+    assert!(network.is_empty(), "the fetcher's connections were checked: {network:#?}");
     let mode = live.messages(EventType::Status);
     assert!(!mode.iter().any(|m| m.contains("policy changed") && m.contains("mode profile")), "{mode:#?}");
     live.quit();
@@ -425,6 +429,9 @@ fn failures_keep_the_last_good_policy_with_one_error_line_each() {
             }
         }
     }
+
+    let network: Vec<Event> = live.events().into_iter().filter(|e| e.cat == Some(Category::Network)).collect();
+    assert!(network.is_empty(), "the fetcher's connections were checked: {network:#?}");
 
     // The object deleted after a policy was in force: kept.
     faulty.remove_object();

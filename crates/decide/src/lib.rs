@@ -33,6 +33,7 @@ pub mod names;
 pub mod paths;
 pub mod ratelimit;
 pub mod search;
+pub mod seconds;
 pub mod seen;
 pub mod seqtext;
 pub mod sockaddr;

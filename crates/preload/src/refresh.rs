@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use rampart_event::EventType;
 use rampart_fetch_wire::{Reply, encode_config, keys};
-use rampart_policy::{Matcher, Mode, Policy};
+use rampart_policy::{Mode, Policy};
 
 use crate::{control, guard, report, snapshot, state};
 
@@ -172,8 +172,8 @@ pub struct Start {
 pub fn start(url: &str, mode_override: Option<Mode>, has_policy: bool) -> Start {
     let mut interval = DEFAULT_INTERVAL;
     if let Ok(v) = std::env::var("RAMPART_REFRESH_SECS") {
-        match v.trim().parse::<f64>() {
-            Ok(s) if s.is_finite() && s >= 0.1 => interval = Duration::from_secs_f64(s.min(86_400.0)),
+        match rampart_decide::seconds::parse_millis(&v) {
+            Some(ms) if ms >= 100 => interval = Duration::from_millis(ms.min(86_400_000)),
             _ => report::message(
                 EventType::Error,
                 &format!("RAMPART_REFRESH_SECS={v}: not a number of seconds (at least 0.1); using 10"),
@@ -220,29 +220,49 @@ pub fn start(url: &str, mode_override: Option<Mode>, has_policy: bool) -> Start 
     Start { source, counts: counts.unwrap_or([0; 5]) }
 }
 
+/// Starts the refresh thread with a plain `pthread_create`: std's thread
+/// machinery would bring its panic and backtrace printing into a library
+/// every child maps (+100 KB), for nothing this thread uses.
 fn spawn(r: Refresher) {
+    extern "C" fn thread_main(arg: *mut c_void) -> *mut c_void {
+        // SAFETY: the Box leaked below, handed to this thread alone.
+        let r = unsafe { Box::from_raw(arg.cast::<Refresher>()) };
+        run(*r)
+    }
+    let arg = Box::into_raw(Box::new(r)).cast::<c_void>();
     // The thread takes no signals: they stay with the program's threads
-    // (a handler the function installed must not run on ours).
-    // SAFETY: sigset_t is plain data; sigfillset and pthread_sigmask fill
-    // and swap this thread's mask, restored right after the spawn.
-    let old = unsafe {
+    // (a handler the function installed must not run on ours). It inherits
+    // this mask, restored right after.
+    // SAFETY: sigset_t and pthread_attr_t are plain data that the calls
+    // initialise; the thread gets `arg` and nothing else shared.
+    let created = unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        old
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        libc::pthread_attr_setstacksize(&mut attr, 256 << 10);
+        let mut thread: libc::pthread_t = 0;
+        let rc = libc::pthread_create(&mut thread, &attr, thread_main, arg);
+        libc::pthread_attr_destroy(&mut attr);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        if rc == 0 {
+            libc::pthread_setname_np(thread, c"rampart-refresh".as_ptr());
+        }
+        rc
     };
-    let spawned =
-        std::thread::Builder::new().name("rampart-refresh".into()).stack_size(256 << 10).spawn(move || run(r));
-    // SAFETY: restores the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    if let Err(e) = spawned {
+    if created != 0 {
+        // SAFETY: the thread was not created, so `arg` is still ours.
+        drop(unsafe { Box::from_raw(arg.cast::<Refresher>()) });
         NEXT_DUE_MS.store(0, Ordering::Release);
+        let e = std::io::Error::from_raw_os_error(created);
         report::message(EventType::Error, &format!("cannot start the policy refresh thread: {e}"));
     }
 }
 
-fn run(mut r: Refresher) {
+fn run(mut r: Refresher) -> ! {
     loop {
         let due = NEXT_DUE_MS.load(Ordering::Acquire);
         let now = now_ms();
@@ -340,10 +360,7 @@ impl Refresher {
     fn install(&mut self, body: &[u8]) -> Result<[usize; 5], String> {
         let text = std::str::from_utf8(body).map_err(|_| "not UTF-8 text".to_owned())?;
         let policy = Policy::parse(text).map_err(|e| e.to_string())?;
-        let mut matcher: Matcher = policy.compile();
-        if let Some(mode) = self.mode_override {
-            matcher = matcher.with_mode(mode);
-        }
+        let matcher = state::compile(&policy, self.mode_override);
         let counts = policy.counts();
         let mode = matcher.mode();
         let bytes = matcher.to_snapshot();
