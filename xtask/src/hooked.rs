@@ -212,12 +212,12 @@ impl Ctx {
 }
 
 /// A language runtime for the cold-start rows.
-struct Runtime {
-    label: String,
-    argv: Vec<String>,
+pub(crate) struct Runtime {
+    pub(crate) label: String,
+    pub(crate) argv: Vec<String>,
     /// Read roots and programs its start needs, as policy rules.
-    file_rules: Vec<String>,
-    process_rules: Vec<String>,
+    pub(crate) file_rules: Vec<String>,
+    pub(crate) process_rules: Vec<String>,
 }
 
 pub fn main(args: &[String]) -> Result<(), String> {
@@ -243,9 +243,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if !lib.is_file() {
         return Err(format!("{} is missing", lib.display()));
     }
-    let loop_bin = work.join("loop");
-    let src = root().join("benches/hooked/loop.c");
-    run(Command::new("cc").args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"]).arg(&loop_bin).arg(&src))?;
+    let loop_bin = build_loop(&work)?;
 
     step("policies");
     let file = work.join("data/allowed.txt");
@@ -294,6 +292,15 @@ fn step(name: &str) {
     println!("{}", paint("1;36", &format!("==> bench-hooked: {name}")));
 }
 
+/// Compiles benches/hooked/loop.c to `WORK/loop` (bench-s3 runs its exec
+/// loop and its `spawn` too).
+pub(crate) fn build_loop(work: &Path) -> Result<PathBuf, String> {
+    let loop_bin = work.join("loop");
+    let src = root().join("benches/hooked/loop.c");
+    run(Command::new("cc").args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"]).arg(&loop_bin).arg(&src))?;
+    Ok(loop_bin)
+}
+
 // ---------------------------------------------------------------- tools --
 
 /// The first executable called `name` on PATH.
@@ -306,7 +313,7 @@ fn which(name: &str) -> Option<PathBuf> {
 
 /// `apt-get install -y PKG` when `probe` is not on PATH (an `apt-get
 /// update` first if the lists are stale).
-fn ensure_apt(pkg: &str, probe: &str) -> Result<(), String> {
+pub(crate) fn ensure_apt(pkg: &str, probe: &str) -> Result<(), String> {
     if which(probe).is_some() {
         println!("    {pkg}: installed");
         return Ok(());
@@ -394,11 +401,7 @@ fn discover_runtimes() -> Result<Vec<Runtime>, String> {
     let missing = |what: &str, e: String| {
         format!("cold start needs {what} (apt-get install python3 nodejs default-jre-headless, or --no-cold): {e}")
     };
-    let py = output(Command::new("python3").args(["-c", "import sys; print(sys.executable); print(sys.base_prefix)"]))
-        .map_err(|e| missing("python3", e))?;
-    let mut py = py.lines();
-    let (py_exe, py_prefix) = (py.next().unwrap_or_default().to_owned(), py.next().unwrap_or_default().to_owned());
-    let py_real = canonical(&py_exe)?;
+    let python = python_runtime().map_err(|e| missing("python3", e))?;
     let node = output(Command::new("node").args(["-p", "process.execPath"])).map_err(|e| missing("node", e))?;
     let node_real = canonical(node.trim())?;
     let java = which("java").ok_or_else(|| missing("java", "not on PATH".into()))?;
@@ -406,7 +409,6 @@ fn discover_runtimes() -> Result<Vec<Runtime>, String> {
     // JAVA_HOME/bin/java → JAVA_HOME.
     let java_home = java_real.parent().and_then(Path::parent).unwrap_or(Path::new("/")).to_string_lossy().into_owned();
     let version = |cmd: &mut Command| output(cmd).map(|s| s.trim().to_owned()).unwrap_or_default();
-    let py_version = version(Command::new(&py_real).args(["-c", "import platform; print(platform.python_version())"]));
     let node_version = version(Command::new(&node_real).arg("--version"));
     let java_version = Command::new(&java_real)
         .arg("-version")
@@ -416,12 +418,7 @@ fn discover_runtimes() -> Result<Vec<Runtime>, String> {
         .and_then(|l| l.split('"').nth(1).map(str::to_owned))
         .unwrap_or_default();
     Ok(vec![
-        Runtime {
-            label: format!("`python3 -c pass` (CPython {py_version})"),
-            argv: vec![py_real.clone(), "-c".into(), "pass".into()],
-            file_rules: vec![format!("r {}/**", py_prefix.trim_end_matches('/'))],
-            process_rules: vec![py_real],
-        },
+        python,
         Runtime {
             label: format!("`node -e 0` (Node.js {node_version})"),
             argv: vec![node_real.clone(), "-e".into(), "0".into()],
@@ -435,6 +432,24 @@ fn discover_runtimes() -> Result<Vec<Runtime>, String> {
             process_rules: vec![format!("{java_home}/bin/*"), format!("{java_home}/lib/*")],
         },
     ])
+}
+
+/// `python3 -c pass`, run by the interpreter that `python3` on PATH really runs
+/// (`sys.executable`: a pyenv shim is a script that execs it).
+pub(crate) fn python_runtime() -> Result<Runtime, String> {
+    let py = output(Command::new("python3").args(["-c", "import sys; print(sys.executable); print(sys.base_prefix)"]))?;
+    let mut py = py.lines();
+    let (py_exe, py_prefix) = (py.next().unwrap_or_default().to_owned(), py.next().unwrap_or_default().to_owned());
+    let py_real = canonical(&py_exe)?;
+    let py_version = output(Command::new(&py_real).args(["-c", "import platform; print(platform.python_version())"]))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    Ok(Runtime {
+        label: format!("`python3 -c pass` (CPython {py_version})"),
+        argv: vec![py_real.clone(), "-c".into(), "pass".into()],
+        file_rules: vec![format!("r {}/**", py_prefix.trim_end_matches('/'))],
+        process_rules: vec![py_real],
+    })
 }
 
 fn canonical(p: &str) -> Result<String, String> {
@@ -524,14 +539,20 @@ fn api_rule(i: usize) -> String {
 /// What the benchmark itself (and the runtimes of the cold-start rows) must
 /// be allowed, appended after the generated rules.
 #[derive(Default)]
-struct Own {
-    file: Vec<String>,
-    network: Vec<String>,
-    process: Vec<String>,
+pub(crate) struct Own {
+    pub(crate) file: Vec<String>,
+    pub(crate) network: Vec<String>,
+    pub(crate) process: Vec<String>,
 }
 
 fn own_rules(ctx: &Ctx) -> Own {
-    let work = ctx.work.to_string_lossy();
+    own_rules_for(&ctx.work, &ctx.runtimes)
+}
+
+/// The system's read roots, loopback, `/usr/bin`, the work directory and
+/// what `runtimes` need.
+pub(crate) fn own_rules_for(work: &Path, runtimes: &[Runtime]) -> Own {
+    let work = work.to_string_lossy();
     let mut own = Own {
         file: [
             "r /usr/**",
@@ -557,7 +578,7 @@ fn own_rules(ctx: &Ctx) -> Own {
         process: vec!["/usr/bin/*".into(), "/usr/libexec/valgrind/*".into()],
     };
     own.file.push(format!("rw {work}/**"));
-    for rt in &ctx.runtimes {
+    for rt in runtimes {
         own.file.extend(rt.file_rules.iter().cloned());
         own.process.extend(rt.process_rules.iter().cloned());
     }
@@ -565,7 +586,7 @@ fn own_rules(ctx: &Ctx) -> Own {
 }
 
 /// The policy JSON with `n` generated rules per category plus `own`.
-fn policy_json(n: usize, own: &Own) -> String {
+pub(crate) fn policy_json(n: usize, own: &Own) -> String {
     let gen_rules = |f: fn(usize) -> String| (0..n).map(f).collect::<Vec<String>>();
     let with = |mut rules: Vec<String>, extra: &[String]| {
         rules.extend(extra.iter().cloned());
@@ -643,6 +664,11 @@ fn check_snoopy(ctx: &Ctx, lib: &Path) -> Result<(), String> {
 /// A command without anything a surrounding rampart or preload put in the
 /// environment, run from the work directory.
 fn clean(program: impl AsRef<std::ffi::OsStr>, ctx: &Ctx) -> Command {
+    clean_in(program, &ctx.work)
+}
+
+/// [`clean`], run from `dir`.
+pub(crate) fn clean_in(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
     let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
@@ -652,7 +678,7 @@ fn clean(program: impl AsRef<std::ffi::OsStr>, ctx: &Ctx) -> Command {
     }
     // Node's io_uring file I/O would bypass the hooks; set for bare runs too
     // so both sides start the same way.
-    cmd.env("UV_USE_IO_URING", "0").current_dir(&ctx.work);
+    cmd.env("UV_USE_IO_URING", "0").current_dir(dir);
     cmd
 }
 
@@ -699,12 +725,12 @@ fn loop_command(ctx: &Ctx, cfg: Config, op: Op, iters: u64, max_secs: f64) -> Co
     }
 }
 
-fn tail(text: &str, lines: usize) -> String {
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-fn run_output(cmd: &mut Command) -> Result<Output, String> {
+pub(crate) fn run_output(cmd: &mut Command) -> Result<Output, String> {
     let out = cmd.output().map_err(|e| format!("cannot start `{}`: {e}", show(cmd)))?;
     if !out.status.success() {
         return Err(format!(
@@ -718,7 +744,7 @@ fn run_output(cmd: &mut Command) -> Result<Output, String> {
 }
 
 /// rampart's event lines in a run's stderr: (type, target).
-fn events(stderr: &str) -> Vec<(String, String)> {
+pub(crate) fn events(stderr: &str) -> Vec<(String, String)> {
     stderr
         .lines()
         .filter_map(|l| l.find(EVENT_PREFIX).map(|at| &l[at..]))
@@ -736,7 +762,12 @@ fn events(stderr: &str) -> Vec<(String, String)> {
 /// policy did not load, or did not allow the benchmark's own activity.
 /// With `tolerate_errors`, `error` lines are only shown (valgrind's own
 /// process in front of the loop changes what the library finds at start).
-fn check_events(stderr: &str, mode: &str, what: &str, tolerate_errors: bool) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn check_events(
+    stderr: &str,
+    mode: &str,
+    what: &str,
+    tolerate_errors: bool,
+) -> Result<Vec<(String, String)>, String> {
     let evs = events(stderr);
     let lines = |kinds: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = evs
@@ -776,15 +807,8 @@ fn run_sample(ctx: &Ctx, cfg: Config, op: Op, iters: u64, max_secs: f64) -> Resu
     let out = run_output(&mut cmd)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stdout.lines().find(|l| l.starts_with(op.arg())).ok_or_else(|| {
-        format!("`{}` printed no result: stdout {stdout:?}, stderr:\n{}", show(&cmd), tail(&stderr, 10))
-    })?;
-    let mut parts = line.split_whitespace().skip(1);
-    let done = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let ns = parts.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
-    if done == 0 || !ns.is_finite() {
-        return Err(format!("`{}`: bad result line {line:?}", show(&cmd)));
-    }
+    let (done, ns) =
+        loop_result(&stdout, op.arg()).map_err(|e| format!("`{}` {e}, stderr:\n{}", show(&cmd), tail(&stderr, 10)))?;
     let what = format!("{} / {}", op.arg(), cfg.label());
     match cfg {
         Config::Rampart { mode, .. } => {
@@ -799,6 +823,21 @@ fn run_sample(ctx: &Ctx, cfg: Config, op: Op, iters: u64, max_secs: f64) -> Resu
         _ => {}
     }
     Ok(Sample { ns, done })
+}
+
+/// The `OP DONE NS_PER_OP` line of a loop run: (done, ns per op).
+pub(crate) fn loop_result(stdout: &str, op: &str) -> Result<(u64, f64), String> {
+    let line = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(op))
+        .ok_or_else(|| format!("printed no result: stdout {stdout:?}"))?;
+    let mut parts = line.split_whitespace().skip(1);
+    let done = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let ns = parts.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+    if done == 0 || !ns.is_finite() {
+        return Err(format!("printed a bad result line {line:?}"));
+    }
+    Ok((done, ns))
 }
 
 /// In profile mode the library reports the benchmark's own activity: proof
@@ -923,7 +962,7 @@ fn run_micro(ctx: &Ctx) -> Result<Micro, String> {
     Ok(micro)
 }
 
-fn median(v: &[f64]) -> f64 {
+pub(crate) fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();
@@ -1175,10 +1214,10 @@ fn callgrind_total(text: &str) -> Option<u64> {
 
 /// Medians of one side of a cold-start row.
 #[derive(Clone, Copy)]
-struct Start {
-    wall_ms: f64,
-    cpu_ms: f64,
-    rss_kb: f64,
+pub(crate) struct Start {
+    pub(crate) wall_ms: f64,
+    pub(crate) cpu_ms: f64,
+    pub(crate) rss_kb: f64,
 }
 
 struct Cold {
@@ -1188,14 +1227,14 @@ struct Cold {
 }
 
 #[derive(Default)]
-struct Starts {
-    wall_ms: Vec<f64>,
-    cpu_ms: Vec<f64>,
-    rss_kb: Vec<f64>,
+pub(crate) struct Starts {
+    pub(crate) wall_ms: Vec<f64>,
+    pub(crate) cpu_ms: Vec<f64>,
+    pub(crate) rss_kb: Vec<f64>,
 }
 
 impl Starts {
-    fn median(&self) -> Start {
+    pub(crate) fn median(&self) -> Start {
         Start { wall_ms: median(&self.wall_ms), cpu_ms: median(&self.cpu_ms), rss_kb: median(&self.rss_kb) }
     }
 }
@@ -1241,7 +1280,17 @@ fn spawn_once(ctx: &Ctx, rt: &Runtime, protected: bool) -> Result<Start, String>
             .env("RAMPART_POLICY", ctx.policy(TARGET_RULES))
             .env("RAMPART_MODE", TARGET_MODE);
     }
-    let out = run_output(&mut cmd)?;
+    let (start, stderr) = spawn_measured(&mut cmd)?;
+    if protected {
+        check_events(&stderr, TARGET_MODE, &rt.label, false)?;
+    }
+    Ok(start)
+}
+
+/// Runs `loop spawn -- CMD` (built by the caller): CMD's start and its
+/// stderr (with its stdout). An error when CMD fails.
+pub(crate) fn spawn_measured(cmd: &mut Command) -> Result<(Start, String), String> {
+    let out = run_output(cmd)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let f: Vec<&str> = stdout.lines().find(|l| l.starts_with("spawn ")).unwrap_or("").split_whitespace().collect();
@@ -1251,22 +1300,19 @@ fn spawn_once(ctx: &Ctx, rt: &Runtime, protected: bool) -> Result<Start, String>
         f.get(3).and_then(|s| s.parse::<i32>().ok()),
         f.get(4).and_then(|s| s.parse::<f64>().ok()),
     ) else {
-        return Err(format!("`{}`: no result line in {stdout:?}", show(&cmd)));
+        return Err(format!("`{}`: no result line in {stdout:?}", show(cmd)));
     };
     if code != 0 {
-        return Err(format!("`{}` exited {code}:\n{}", show(&cmd), tail(&stderr, 15)));
+        return Err(format!("`{}` exited {code}:\n{}", show(cmd), tail(&stderr, 15)));
     }
-    if protected {
-        check_events(&stderr, TARGET_MODE, &rt.label, false)?;
-    }
-    Ok(Start { wall_ms: ns / 1e6, cpu_ms: cpu / 1e6, rss_kb: kb })
+    Ok((Start { wall_ms: ns / 1e6, cpu_ms: cpu / 1e6, rss_kb: kb }, stderr.into_owned()))
 }
 
 // ---------------------------------------------------------------- report --
 
 /// `42 ns`, `1.3 µs`, `12.5 ms`.
 /// `+0.42 ms`, `−0.10 ms`.
-fn signed(x: f64, decimals: usize, unit: &str) -> String {
+pub(crate) fn signed(x: f64, decimals: usize, unit: &str) -> String {
     let sign = if x < 0.0 { "−" } else { "+" };
     format!("{sign}{:.*} {unit}", decimals, x.abs())
 }
@@ -1453,11 +1499,11 @@ fn report(ctx: &Ctx, micro: &Micro, steps: &Steps, cg: Option<&Callgrind>, cold:
 }
 
 /// ru_maxrss is in KiB; the targets are in MB (10⁶ bytes).
-fn kb_to_mb(kb: f64) -> f64 {
+pub(crate) fn kb_to_mb(kb: f64) -> f64 {
     kb * 1024.0 / 1e6
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -1467,7 +1513,7 @@ fn machine() -> String {
 }
 
 /// The commit measured, marked when the work tree had changes.
-fn revision() -> String {
+pub(crate) fn revision() -> String {
     let git = |args: &[&str]| output(Command::new("git").args(args).current_dir(root())).unwrap_or_default();
     let head = git(&["rev-parse", "--short", "HEAD"]);
     if head.trim().is_empty() {
@@ -1477,7 +1523,7 @@ fn revision() -> String {
     format!("rampart {}{}", head.trim(), if dirty { " + uncommitted changes in crates/" } else { "" })
 }
 
-fn kernel() -> String {
+pub(crate) fn kernel() -> String {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("Linux {}", release.trim())
 }

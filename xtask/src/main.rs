@@ -6,6 +6,7 @@ mod bench;
 mod demo;
 mod hooked;
 mod runtimes;
+mod s3bench;
 mod test;
 mod util;
 
@@ -47,6 +48,20 @@ COMMANDS:
                --no-peers, --no-callgrind, --no-cold   skip those parts
                --allow-inactive  go on when the library reports nothing
                                (a placeholder; RAMPART_LIB picks the .so)
+    bench-s3 What a policy from S3 costs, against s3s-fs on loopback
+             (through a local relay, HTTP and HTTPS): sizes of
+             librampart.so and librampart_fetch.so; cold start of
+             python3 bare, under `rampart run --policy FILE` and under
+             the same 1k-rule policy from s3://; time from replacing
+             the object to the first EACCES in a running process
+             (RAMPART_REFRESH_SECS=1); fork+exec in a process under the
+             file vs the S3 policy (children never load the fetcher).
+             Prints the table and writes TARGET/bench-s3.md (about a
+             minute; --smoke writes bench-s3-smoke.md).
+               --smoke         2 starts, 2 changes, 100 execs (seconds)
+               --reps N        cold starts per configuration (20)
+               --changes K     policy changes each way (10)
+               --execs N, --exec-reps N   exec loop size (1000) and runs (5)
     demo     Build rampart, learn a policy from the sample CloudWatch log
              tests/data/orders-cloudwatch.log, then check and show it.
                --keep          keep the learned policy.json
@@ -66,6 +81,7 @@ fn main() {
         },
         "bench" => report(bench::main(rest)),
         "bench-hooked" => report(hooked::main(rest)),
+        "bench-s3" => report(s3bench::main(rest)),
         "demo" => report(demo::main(rest)),
         "help" | "-h" | "--help" => {
             print!("{HELP}");

@@ -118,6 +118,11 @@ pub fn main(opts: Options) -> i32 {
             "cargo xtask bench-hooked --smoke (the hooked-call runner, a few thousand iterations)",
             || crate::hooked::main(&["--smoke".to_owned()]),
         ),
+        step(
+            "bench-s3-smoke",
+            "cargo xtask bench-s3 --smoke (policy from s3s-fs: sizes, cold start, PUT → enforcement, exec)",
+            || crate::s3bench::main(&["--smoke".to_owned()]),
+        ),
     ];
     // The fuzz crates are workspaces of their own: fmt each one here.
     for (i, (dir, _)) in FUZZ_CRATES.iter().enumerate() {

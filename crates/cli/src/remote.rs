@@ -15,9 +15,10 @@ use crate::files::{Fail, io_message, print, read_text, write_atomic};
 use crate::keys::{self, PUBKEY_ENV};
 use crate::policy::{parse_mode, summary};
 
-/// Larger than any real policy (1 000 rules per category is about 100 kB),
-/// small enough that a wrong object is not read into memory.
-const MAX_POLICY_BYTES: u64 = 8 << 20;
+/// The layer's limit too (crates/preload/src/refresh.rs): larger than any
+/// real policy (1 000 rules per category is about 100 kB), small enough that
+/// a wrong object is not read into memory.
+const MAX_POLICY_BYTES: u64 = 16 << 20;
 
 const CONTENT_TYPE: &str = "application/json";
 
