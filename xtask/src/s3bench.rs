@@ -450,10 +450,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if let Some(rule) = own.file.iter().find(|r| {
         r.split_once(' ').and_then(|(_, glob)| glob.strip_suffix("/**")).is_some_and(|dir| probe.starts_with(dir))
     }) {
-        return Err(format!(
-            "the probe file {} is under `{rule}`, a rule every benchmark policy has",
-            probe.display()
-        ));
+        return Err(format!("the probe file {} is under `{rule}`, a rule every benchmark policy has", probe.display()));
     }
     let deny_text = policy_json(RULES, &own);
     own.file.push(format!("r {}/**", probe_dir.display()));
