@@ -1032,6 +1032,15 @@ fn report(ctx: &Ctx, sizes: &[LibSize], cold: &[(Config, Start)], lat: &Latency,
     md
 }
 
+/// Removes a directory when the benchmark ends, however it ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1060,14 +1069,5 @@ mod tests {
     fn sizes() {
         assert_eq!(fmt_bytes(924_672), "903 KiB");
         assert_eq!(fmt_bytes(2_819_664), "2.69 MiB");
-    }
-}
-
-/// Removes a directory when the benchmark ends, however it ends.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
