@@ -16,6 +16,8 @@ pub mod s3s;
 
 pub mod faulty_s3;
 
+pub mod rie;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -144,3 +144,25 @@ fn before_the_constructor_and_during_thread_exit() {
     assert_eq!(out.stdout, "early=opened main=EACCES thread_exit=13\n", "{out:#?}");
     assert_eq!(out.with_target(EventType::Block, &format!("{d}/secret")).len(), 2, "{out:#?}");
 }
+
+/// With the root's stderr a regular file opened without `O_APPEND`
+/// (`2> file`), children's lines (appended) and the root's (at its offset)
+/// must not overwrite each other: every line survives, in order.
+#[test]
+fn lines_survive_a_stderr_redirected_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.txt");
+    let file = std::fs::File::create(&log).unwrap();
+    let status = rampart_run(None, Some("profile"))
+        .args(["/bin/sh", "-c", "echo before >&2; /bin/true; echo after >&2"])
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |needle: &str| lines.iter().position(|l| l.contains(needle));
+    let (before, exec, after) = (at("before"), at("\"target\":\"/usr/bin/true\""), at("after"));
+    assert!(before.is_some() && exec.is_some() && after.is_some(), "{text}");
+    assert!(before < exec && exec < after, "{text}");
+}

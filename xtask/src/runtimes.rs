@@ -13,6 +13,33 @@
 //!   SigV4, for the policy fetch and `rampart policy push/pull` suites
 //!   (tests/src/s3s.rs). Built from source: a few minutes on a clean
 //!   machine, once.
+//!
+//! For the Lambda suites under AWS's Runtime Interface Emulator
+//! (tests/src/rie.rs, tests/tests/rie_*.rs), at the versions tests/src/rie.rs
+//! names:
+//!
+//! - `aws-lambda-rie` (Go, `go install`, into `$(go env GOPATH)/bin`; needs a
+//!   go ≥ 1.26 on PATH). The module proxy serves a pseudo-version of it, not
+//!   the v1.x tags.
+//! - `awslambdaric` (PyPI): the Python runtime interface client.
+//! - `aws-lambda-ric` (npm): the Node.js one. Its install builds
+//!   aws-lambda-cpp and curl from source (apt `cmake autoconf automake
+//!   libtool g++ make`; about two minutes on 2 cores, once). It goes into
+//!   `CACHE/node-ric-VERSION/node_modules/`, not globally.
+//! - `aws-lambda-java-runtime-interface-client` (Maven Central) and its
+//!   dependencies (`aws-lambda-java-core` among them), as jars in
+//!   `CACHE/java-ric-VERSION/`, copied there by `mvn
+//!   dependency:copy-dependencies` from a generated pom (apt `maven`).
+//! - Mono's `System.Net.Http.dll` (apt `libmono-system-net-http4.0-cil`):
+//!   the .NET fixture's runtime loop uses HttpClient, as AWS's .NET runtime
+//!   client does (which is not installable here).
+//! - `shellcheck` (apt), which checks the layer's wrapper shims.
+//!
+//! CACHE is `$RAMPART_CACHE_DIR`, else `$XDG_CACHE_HOME/rampart`, else
+//! `~/.cache/rampart` (tests/src/rie.rs computes the same): outside the
+//! target directory so `cargo clean` does not cost a rebuild of the Node
+//! client. Each version has its own directory, filled in a temporary one and
+//! renamed into place, so an interrupted install is redone, not half-used.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,7 +85,7 @@ pub fn ensure_runtimes() -> Result<(), String> {
     }
     let s3s_fs = ensure_s3s_fs()?;
     println!("    s3s-fs: {}", s3s_fs.display());
-    Ok(())
+    ensure_lambda()
 }
 
 /// Where s3s-fs may be, in the order tests/src/s3s.rs looks: `$S3S_FS`, then
@@ -161,13 +188,18 @@ fn pip_install(pkg: &str) -> Result<(), String> {
     }
 }
 
-/// `apt-get install -y PKG`; the package lists are refreshed only when the
+/// `apt-get install -y PKG`.
+fn apt_install(pkg: &str) -> Result<(), String> {
+    apt_install_all(&[pkg])
+}
+
+/// `apt-get install -y PKG...`; the package lists are refreshed only when the
 /// first attempt fails (a fresh image may have none), which keeps the common
 /// case offline-fast.
-fn apt_install(pkg: &str) -> Result<(), String> {
+fn apt_install_all(pkgs: &[&str]) -> Result<(), String> {
     let install = || {
         let mut cmd = Command::new("apt-get");
-        cmd.args(["install", "-y", "--no-install-recommends", pkg]).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd.args(["install", "-y", "--no-install-recommends"]).args(pkgs).env("DEBIAN_FRONTEND", "noninteractive");
         cmd
     };
     if run(&mut install()).is_ok() {
@@ -175,4 +207,237 @@ fn apt_install(pkg: &str) -> Result<(), String> {
     }
     run(Command::new("apt-get").arg("update"))?;
     run(&mut install())
+}
+
+/// The versions the Lambda suites run, shared with tests/src/rie.rs.
+const LAMBDA_VERSIONS: &str = include_str!("../../tests/runtimes/lambda/versions.txt");
+
+/// A `KEY=VALUE` of [`LAMBDA_VERSIONS`]; a missing key is a bug in that file.
+fn lambda_version(key: &str) -> &'static str {
+    LAMBDA_VERSIONS
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("tests/runtimes/lambda/versions.txt has no {key}="))
+}
+
+/// Where the Node and Java runtime clients are installed (module doc).
+fn cache_dir() -> PathBuf {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("RAMPART_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("rampart")))
+        .unwrap_or_else(|| var("HOME").unwrap_or_else(|| PathBuf::from("/root")).join(".cache/rampart"))
+}
+
+/// Everything the Lambda suites need; one line per tool.
+fn ensure_lambda() -> Result<(), String> {
+    let rie = ensure_rie()?;
+    println!("    aws-lambda-rie: {}", rie.display());
+    ensure_python_ric()?;
+    let node = ensure_node_ric()?;
+    println!("    aws-lambda-ric (node): {}", node.display());
+    let java = ensure_java_ric()?;
+    println!("    aws-lambda-java-runtime-interface-client: {}", java.display());
+    // The .NET fixture's HttpClient.
+    if Path::new(MONO_HTTP).is_file() {
+        println!("    mono System.Net.Http: installed");
+    } else {
+        println!("    mono System.Net.Http: missing, installing");
+        apt_install("libmono-system-net-http4.0-cil")?;
+    }
+    if succeeds(Command::new("shellcheck").arg("--version")) {
+        println!("    shellcheck: installed");
+    } else {
+        println!("    shellcheck: missing, installing");
+        apt_install("shellcheck")?;
+    }
+    Ok(())
+}
+
+/// The assembly mcs needs for `-r:System.Net.Http.dll`.
+const MONO_HTTP: &str = "/usr/lib/mono/4.5/System.Net.Http.dll";
+
+/// `$(go env GOPATH)/bin`, where `go install` puts binaries (`$GOBIN` when set).
+fn go_bin_dir() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("GOBIN").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let gopath = output(Command::new("go").args(["env", "GOPATH"]))
+        .map_err(|e| format!("{e}\n(the emulator is built with go ≥ 1.26; is it on PATH?)"))?;
+    // GOPATH may be a list; go install uses the first entry.
+    let first = gopath.trim().split(':').next().unwrap_or_default();
+    if first.is_empty() {
+        return Err("`go env GOPATH` is empty".into());
+    }
+    Ok(Path::new(first).join("bin"))
+}
+
+/// The emulator at the pinned version: `go version -m` names the module
+/// version a Go binary was built from (a few ms, no network).
+fn ensure_rie() -> Result<PathBuf, String> {
+    let module = lambda_version("RIE_MODULE");
+    let version = lambda_version("RIE_VERSION");
+    let path = go_bin_dir()?.join("aws-lambda-rie");
+    let built_from = |path: &Path| {
+        output(Command::new("go").arg("version").arg("-m").arg(path)).ok().and_then(|text| {
+            text.lines().find_map(|line| {
+                let mut words = line.split_whitespace();
+                (words.next() == Some("mod") && words.next() == Some(module))
+                    .then(|| words.next().map(str::to_owned))?
+            })
+        })
+    };
+    match built_from(&path) {
+        Some(found) if found == version => return Ok(path),
+        Some(found) => println!("    aws-lambda-rie: {} is {found}, not {version}, reinstalling", path.display()),
+        None => println!("    aws-lambda-rie: missing, installing {version} (about a minute)"),
+    }
+    let mut install = Command::new("go");
+    install.args(["install", &format!("{module}/cmd/aws-lambda-rie@{version}")]);
+    run(&mut install)?;
+    match built_from(&path) {
+        Some(found) if found == version => Ok(path),
+        other => Err(format!("`{}` finished but {} is {other:?}, not {version}", show(&install), path.display())),
+    }
+}
+
+/// awslambdaric for the python3 on PATH, at the pinned version.
+fn ensure_python_ric() -> Result<(), String> {
+    let version = lambda_version("PYTHON_RIC_VERSION");
+    let installed = output(
+        Command::new("python3")
+            .args(["-c", "import importlib.metadata as m, awslambdaric; print(m.version('awslambdaric'))"]),
+    );
+    match installed.as_deref().map(str::trim) {
+        Ok(found) if found == version => {
+            println!("    awslambdaric: installed");
+            return Ok(());
+        }
+        Ok(found) => println!("    awslambdaric: {found} installed, installing {version}"),
+        Err(_) => println!("    awslambdaric: missing, installing {version}"),
+    }
+    pip_install(&format!("awslambdaric=={version}"))
+}
+
+/// A directory of CACHE filled by `fill` (given a fresh temporary directory
+/// next to it) unless it is there already; renamed into place when `fill`
+/// succeeds, so a half-done install is never taken for a finished one.
+fn cached_dir(name: &str, fill: impl FnOnce(&Path) -> Result<(), String>) -> Result<PathBuf, String> {
+    let dir = cache_dir().join(name);
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    let parent = cache_dir();
+    std::fs::create_dir_all(&parent).map_err(|e| format!("create {}: {e}", parent.display()))?;
+    let partial = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
+    std::fs::create_dir(&partial).map_err(|e| format!("create {}: {e}", partial.display()))?;
+    if let Err(e) = fill(&partial) {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
+    }
+    match std::fs::rename(&partial, &dir) {
+        Ok(()) => Ok(dir),
+        // Another install won the race: use its directory.
+        Err(_) if dir.is_dir() => {
+            let _ = std::fs::remove_dir_all(&partial);
+            Ok(dir)
+        }
+        Err(e) => Err(format!("rename {} to {}: {e}", partial.display(), dir.display())),
+    }
+}
+
+/// The Node.js runtime client in `CACHE/node-ric-VERSION/node_modules/`;
+/// returns the package directory.
+fn ensure_node_ric() -> Result<PathBuf, String> {
+    let version = lambda_version("NODE_RIC_VERSION");
+    let name = format!("node-ric-{version}");
+    let package = cache_dir().join(&name).join("node_modules/aws-lambda-ric");
+    if package.join("dist/rapid-client.node").is_file() {
+        return Ok(package);
+    }
+    // What its install script runs to build aws-lambda-cpp and curl.
+    let tools = [("cmake", "cmake"), ("autoconf", "autoconf"), ("automake", "automake"), ("libtoolize", "libtool")];
+    let tools = tools.iter().chain(&[("g++", "g++"), ("make", "make")]);
+    let missing: Vec<&str> =
+        tools.filter(|(tool, _)| !succeeds(Command::new(tool).arg("--version"))).map(|&(_, pkg)| pkg).collect();
+    if !missing.is_empty() {
+        println!("    aws-lambda-ric build tools: installing {}", missing.join(" "));
+        apt_install_all(&missing)?;
+    }
+    if !succeeds(Command::new("npm").arg("--version")) {
+        println!("    npm: missing, installing");
+        apt_install("npm")?;
+    }
+    println!("    aws-lambda-ric (node) {version}: missing, building it (about two minutes)");
+    cached_dir(&name, |dir| {
+        std::fs::write(dir.join("package.json"), "{\"private\": true}\n").map_err(|e| format!("package.json: {e}"))?;
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error", &format!("aws-lambda-ric@{version}")])
+            .current_dir(dir);
+        run(&mut npm)
+    })?;
+    if package.join("dist/rapid-client.node").is_file() {
+        Ok(package)
+    } else {
+        Err(format!("npm finished but {} has no dist/rapid-client.node", package.display()))
+    }
+}
+
+/// The Java runtime client and its dependencies as jars in
+/// `CACHE/java-ric-VERSION/`; returns that directory.
+fn ensure_java_ric() -> Result<PathBuf, String> {
+    let version = lambda_version("JAVA_RIC_VERSION");
+    let name = format!("java-ric-{version}");
+    let dir = cache_dir().join(&name);
+    if dir.join(format!("aws-lambda-java-runtime-interface-client-{version}.jar")).is_file() {
+        return Ok(dir);
+    }
+    if !succeeds(Command::new("mvn").arg("--version")) {
+        println!("    mvn: missing, installing");
+        apt_install("maven")?;
+    }
+    println!("    aws-lambda-java-runtime-interface-client {version}: missing, fetching it");
+    // The pom lives outside the jar directory (which ends up holding jars only).
+    let work = std::env::temp_dir().join(format!("rampart-java-ric-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| format!("create {}: {e}", work.display()))?;
+    let pom = format!(
+        r#"<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>rampart.tests</groupId>
+  <artifactId>java-ric</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>com.amazonaws</groupId>
+      <artifactId>aws-lambda-java-runtime-interface-client</artifactId>
+      <version>{version}</version>
+    </dependency>
+  </dependencies>
+</project>
+"#
+    );
+    let result = std::fs::write(work.join("pom.xml"), pom).map_err(|e| format!("pom.xml: {e}")).and_then(|()| {
+        cached_dir(&name, |jars| {
+            let mut mvn = Command::new("mvn");
+            mvn.args([
+                "-B",
+                "-q",
+                "-Dstyle.color=never",
+                "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+            ])
+            .arg(format!("-DoutputDirectory={}", jars.display()))
+            .current_dir(&work);
+            // Captured: even with -B -q, mvn writes colour resets to stderr.
+            output(&mut mvn).map(drop)
+        })
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    if dir.join(format!("aws-lambda-java-runtime-interface-client-{version}.jar")).is_file() {
+        Ok(dir)
+    } else {
+        Err(format!("mvn finished but {} has no runtime interface client jar", dir.display()))
+    }
 }

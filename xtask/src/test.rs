@@ -12,9 +12,10 @@ use crate::util::{cargo, fmt_duration, paint, root, run, show, succeeds};
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// The fuzz crates (relative to the workspace root) and their targets;
 /// seeds are in `DIR/seeds/TARGET/`.
-pub const FUZZ_CRATES: [(&str, &[&str]); 2] = [
+pub const FUZZ_CRATES: [(&str, &[&str]); 3] = [
     ("crates/policy/fuzz", &["parse_policy", "match_queries", "load_snapshot"]),
     ("crates/decide/fuzz", &["resolve_paths", "decode_inputs"]),
+    ("crates/inputs/fuzz", &["classify_events"]),
 ];
 const DEFAULT_FUZZ_SECS: u64 = 20;
 
@@ -104,7 +105,7 @@ pub fn main(opts: Options) -> i32 {
         step("tools", "rustfmt, clippy and cargo-fuzz, installed only if missing", ensure_tools),
         step(
             "runtimes",
-            "java, javac, mcs, dotnetcore2, botocore and s3s-fs, installed only if missing",
+            "java, javac, mcs, dotnetcore2, botocore, s3s-fs, shellcheck, the Lambda emulator and runtime clients, installed only if missing",
             ensure_runtimes,
         ),
         cargo_step("fmt", &["fmt", "--all", "--", "--check"]),

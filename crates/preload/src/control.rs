@@ -21,6 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use rampart_event::EventType;
 
+use rampart_decide::seqtext::{SeqText, TEXT_MAX};
+use rampart_policy::Verdict;
+
 use crate::{alloc, report, snapshot, state};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"RAMPCTL1");
@@ -34,7 +37,29 @@ struct Page {
     root_pid: u64,
     /// generation << 32 | snapshot descriptor.
     current: AtomicU64,
+    /// The root's descriptor of the counters (see `Counters`), or u64::MAX.
+    counters_fd: u64,
+    /// The Lambda request id of the invocation in progress (empty between
+    /// invocations), written by the root's Runtime API relay.
+    request: SeqText,
 }
+
+/// What every process under the root has decided during the invocation in
+/// progress, for its heartbeat line: in a second memfd that every process
+/// maps writable (the page above is read-only to children). One
+/// cache-line-sized slot per CPU, so threads on different CPUs do not
+/// contend; the root sums them.
+#[repr(C, align(64))]
+struct Slot {
+    allowed: AtomicU64,
+    alerted: AtomicU64,
+    blocked: AtomicU64,
+}
+
+const SLOTS: usize = PAGE / std::mem::size_of::<Slot>();
+type Counters = [Slot; SLOTS];
+
+static COUNTERS: AtomicPtr<Counters> = AtomicPtr::new(std::ptr::null_mut());
 
 static PAGE_PTR: AtomicPtr<Page> = AtomicPtr::new(std::ptr::null_mut());
 /// The generation this process's policy came from.
@@ -85,6 +110,7 @@ pub fn create(snapshot_fd: c_int) -> Option<CString> {
         return None;
     }
     let page = base.cast::<Page>();
+    let counters_fd = create_counters();
     // SAFETY: page is a fresh, writable, page-aligned mapping; getpid has
     // no preconditions.
     unsafe {
@@ -92,6 +118,8 @@ pub fn create(snapshot_fd: c_int) -> Option<CString> {
             magic: MAGIC,
             root_pid: libc::getpid() as u64,
             current: AtomicU64::new(1u64 << 32 | snapshot_fd as u32 as u64),
+            counters_fd: counters_fd.map_or(u64::MAX, |fd| fd as u64),
+            request: SeqText::new(),
         })
     };
     // Older kernels lack the future-write seal; the page then stays
@@ -156,6 +184,10 @@ pub fn attach(path: &CString) -> Result<rampart_policy::Matcher, String> {
     }
     PAGE_PTR.store(page, Ordering::Release);
     let page = self::page().ok_or("control page vanished")?;
+    if page.counters_fd != u64::MAX {
+        let path = CString::new(format!("/proc/{}/fd/{}", page.root_pid, page.counters_fd)).unwrap_or_default();
+        map_counters(&path);
+    }
     let (generation, fd) = split(page.current.load(Ordering::Acquire));
     let matcher = snapshot::load(&snapshot_path(page, fd))?;
     LOADED.store(generation, Ordering::Release);
@@ -178,13 +210,10 @@ fn getpid() -> u64 {
 /// policy (`took_over`) instead of with none. Returns what to put back if
 /// the exec fails. Nothing to do in a vfork child (another pid).
 pub fn keep_across_exec() -> Option<[c_int; 2]> {
-    if !IS_ROOT.load(Ordering::Relaxed) {
+    if !is_root_process() {
         return None;
     }
     let page = page()?;
-    if page.root_pid != getpid() {
-        return None;
-    }
     let fds = [CONTROL_FD.load(Ordering::Acquire) as c_int, split(page.current.load(Ordering::Acquire)).1];
     for fd in fds {
         // SAFETY: fcntl on descriptors this process created.
@@ -219,7 +248,105 @@ pub fn took_over(path: &CString) -> bool {
         unsafe { libc::close(fd) };
     }
     PAGE_PTR.store(std::ptr::null_mut(), Ordering::Release);
+    COUNTERS.store(std::ptr::null_mut(), Ordering::Release);
     true
+}
+
+/// Root: the counters memfd, mapped; its descriptor (kept open, high,
+/// close-on-exec) for children.
+fn create_counters() -> Option<c_int> {
+    // SAFETY: a NUL-terminated name and valid flags.
+    let fd = unsafe { libc::syscall(libc::SYS_memfd_create, c"rampart-counters".as_ptr(), libc::MFD_CLOEXEC) } as c_int;
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: our own descriptor, sized then mapped shared; moved high.
+    let (base, high) = unsafe {
+        if libc::ftruncate(fd, PAGE as libc::off_t) != 0 {
+            libc::close(fd);
+            return None;
+        }
+        let base = libc::mmap(std::ptr::null_mut(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+        let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, snapshot::FD_MIN);
+        libc::close(fd);
+        (base, high)
+    };
+    if base == libc::MAP_FAILED || high < 0 {
+        return None;
+    }
+    COUNTERS.store(base.cast(), Ordering::Release);
+    Some(high)
+}
+
+/// Child: maps the root's counters writable (raw calls: constructor).
+fn map_counters(path: &CString) {
+    // SAFETY: NUL-terminated path; a shared mapping of one page of it; the
+    // descriptor is closed once mapped.
+    unsafe {
+        let fd =
+            libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) as c_int;
+        if fd < 0 {
+            return;
+        }
+        let base = libc::mmap(std::ptr::null_mut(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+        libc::close(fd);
+        if base != libc::MAP_FAILED {
+            COUNTERS.store(base.cast(), Ordering::Release);
+        }
+    }
+}
+
+/// Counts one decision for the heartbeat of the invocation in progress.
+pub fn tally(v: Verdict) {
+    // SAFETY: non-null only once mapped (never unmapped); slots are atomics.
+    let Some(counters) = (unsafe { COUNTERS.load(Ordering::Relaxed).as_ref() }) else { return };
+    // SAFETY: sched_getcpu reads the CPU number (rseq or vDSO); no state.
+    let cpu = unsafe { libc::sched_getcpu() };
+    let Some(slot) = counters.get(cpu.max(0) as usize % SLOTS) else { return };
+    let n = match v {
+        Verdict::Allow | Verdict::Profile => &slot.allowed,
+        Verdict::Alert => &slot.alerted,
+        Verdict::Block => &slot.blocked,
+    };
+    n.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Root: allowed, alerted and blocked so far, all processes, all CPUs.
+pub fn totals() -> [u64; 3] {
+    // SAFETY: as in tally.
+    let Some(counters) = (unsafe { COUNTERS.load(Ordering::Acquire).as_ref() }) else { return [0; 3] };
+    counters.iter().fold([0; 3], |[a, b, c], s| {
+        [
+            a + s.allowed.load(Ordering::Relaxed),
+            b + s.alerted.load(Ordering::Relaxed),
+            c + s.blocked.load(Ordering::Relaxed),
+        ]
+    })
+}
+
+/// Root: the request id every event line carries from now on (empty:
+/// none). A busy slot (another writer) cannot happen: the relay is the
+/// only writer and takes one invocation at a time.
+pub fn set_request(id: &[u8]) {
+    let Some(page) = page().filter(|_| IS_ROOT.load(Ordering::Acquire)) else { return };
+    if let Some(begun) = page.request.begin() {
+        page.request.store(id);
+        page.request.end(begun);
+    }
+}
+
+/// The request id in progress, if any (any process under the root).
+pub fn request(buf: &mut [u8; TEXT_MAX]) -> Option<&str> {
+    let page = page()?;
+    // A writer is mid-update only for a moment: try a few times.
+    let len = (0..4).find_map(|_| page.request.load(buf))?;
+    std::str::from_utf8(buf.get(..len)?).ok().filter(|s| !s.is_empty())
+}
+
+/// Root, in its own process (not a vfork child, which shares its memory
+/// under another pid): an exec now replaces the root.
+pub fn is_root_process() -> bool {
+    IS_ROOT.load(Ordering::Relaxed) && page().is_some_and(|p| p.root_pid == getpid())
 }
 
 /// Child hooks: loads the root's new policy if it changed. Cheap when it

@@ -13,6 +13,8 @@
 //! - `refresh`: the root's policy refresh from S3 (through
 //!   librampart_fetch.so, which only the root loads).
 //! - `alloc`: malloc, or a lock-free arena for policy loads inside hooks.
+//! - `thread`: the library's own threads.
+//! - `lambda`: the Runtime API relay (inputs, request ids, heartbeats).
 //! - `guard`: marks the library's own calls.
 //! - `sys`: the raw system calls the hooks make.
 //! - `shim.c`: the variadic `execl*`.
@@ -27,6 +29,7 @@ mod alloc;
 mod control;
 mod guard;
 mod hooks;
+mod lambda;
 mod ops;
 mod real;
 mod refresh;
@@ -34,6 +37,7 @@ mod report;
 mod snapshot;
 mod state;
 mod sys;
+mod thread;
 
 #[global_allocator]
 static ALLOC: alloc::HookAlloc = alloc::HookAlloc;

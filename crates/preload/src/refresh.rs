@@ -220,44 +220,10 @@ pub fn start(url: &str, mode_override: Option<Mode>, has_policy: bool) -> Start 
     Start { source, counts: counts.unwrap_or([0; 5]) }
 }
 
-/// Starts the refresh thread with a plain `pthread_create`: std's thread
-/// machinery would bring its panic and backtrace printing into a library
-/// every child maps (+100 KB), for nothing this thread uses.
 fn spawn(r: Refresher) {
-    extern "C" fn thread_main(arg: *mut c_void) -> *mut c_void {
-        // SAFETY: the Box leaked below, handed to this thread alone.
-        let r = unsafe { Box::from_raw(arg.cast::<Refresher>()) };
-        run(*r)
-    }
-    let arg = Box::into_raw(Box::new(r)).cast::<c_void>();
-    // The thread takes no signals: they stay with the program's threads
-    // (a handler the function installed must not run on ours). It inherits
-    // this mask, restored right after.
-    // SAFETY: sigset_t and pthread_attr_t are plain data that the calls
-    // initialise; the thread gets `arg` and nothing else shared.
-    let created = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        libc::pthread_attr_init(&mut attr);
-        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
-        libc::pthread_attr_setstacksize(&mut attr, 256 << 10);
-        let mut thread: libc::pthread_t = 0;
-        let rc = libc::pthread_create(&mut thread, &attr, thread_main, arg);
-        libc::pthread_attr_destroy(&mut attr);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        if rc == 0 {
-            libc::pthread_setname_np(thread, c"rampart-refresh".as_ptr());
-        }
-        rc
-    };
-    if created != 0 {
-        // SAFETY: the thread was not created, so `arg` is still ours.
-        drop(unsafe { Box::from_raw(arg.cast::<Refresher>()) });
+    if let Err(e) = crate::thread::spawn(c"rampart-refresh", 256 << 10, Box::new(move || run(r))) {
         NEXT_DUE_MS.store(0, Ordering::Release);
-        let e = std::io::Error::from_raw_os_error(created);
+        let e = std::io::Error::from_raw_os_error(e);
         report::message(EventType::Error, &format!("cannot start the policy refresh thread: {e}"));
     }
 }

@@ -119,8 +119,10 @@ fn pid() -> u32 {
 
 fn emit(ev: &EventRef<'_>) {
     let saved = sys::errno();
+    let mut req = [0u8; rampart_decide::seqtext::TEXT_MAX];
+    let ev = EventRef { req: crate::control::request(&mut req), ..*ev };
     let mut buf = [0u8; MAX_LINE];
-    let n = rampart_event::encode(ev, &mut buf);
+    let n = rampart_event::encode(&ev, &mut buf);
     write_line(buf.get(..n).unwrap_or(&[]));
     sys::set_errno(saved);
 }
@@ -151,7 +153,10 @@ pub fn open_log(inherited: Option<&std::ffi::OsStr>) -> Option<CString> {
             let fd = unsafe { raw_open_log(path.as_ptr()) };
             if fd >= 0 { high_dup(fd, true) } else { high_dup(2, false) }
         }
-        None => high_dup(2, false),
+        None => {
+            append_if_file(2);
+            high_dup(2, false)
+        }
     };
     if fd < 0 {
         return None;
@@ -165,6 +170,26 @@ pub fn open_log(inherited: Option<&std::ffi::OsStr>) -> Option<CString> {
         Some(p) => CString::new(p.as_bytes()).ok(),
         // SAFETY: getpid has no preconditions.
         None => CString::new(format!("/proc/{}/fd/{fd}", unsafe { libc::getpid() })).ok(),
+    }
+}
+
+/// When the root's stderr is a regular file opened without `O_APPEND`
+/// (`2> file`), children's lines (opened with `O_APPEND`, at the end) and
+/// the root's (at its own offset) would overwrite each other: the shared
+/// description gets `O_APPEND`, as `2>> file` would have it. Pipes and
+/// terminals (Lambda, most runs) are left alone.
+fn append_if_file(fd: c_int) {
+    // SAFETY: an all-zero stat is valid; fstat and fcntl on a descriptor we
+    // only inspect and flag.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return;
+        }
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 && flags & libc::O_APPEND == 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_APPEND);
+        }
     }
 }
 

@@ -14,18 +14,22 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use rampart_decide::childenv::{CHILD_MARK, INHERITED};
 use rampart_event::EventType;
-use rampart_policy::{Matcher, Mode, Policy};
+use rampart_policy::{Category, Matcher, Mode, Policy, Verdict};
 
-use crate::{control, refresh, report, snapshot};
+use crate::{control, lambda, refresh, report, snapshot};
 
 pub struct State {
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub function: Option<String>,
-    /// `AWS_LAMBDA_RUNTIME_API`: always allowed, never reported.
+    /// The Runtime API the runtime talks to (the root's relay when there is
+    /// one): always allowed, never reported.
     pub runtime_api: Option<SocketAddr>,
     /// `NAME=value` entries every child's environment gets (see
     /// rampart_decide::childenv), NUL-terminated.
     pub child_env: Vec<CString>,
+    /// Entries an exec that replaces the root itself also gets (the real
+    /// Runtime API: the new program relays it anew).
+    pub in_place_env: Vec<CString>,
     /// Where event lines go: the stderr of the process the wrapper
     /// started, as `/proc/PID/fd/N` (see `report::open_log`).
     pub log_path: Option<CString>,
@@ -42,6 +46,14 @@ impl State {
         // the state; whoever reached the state (Acquire) sees a non-null
         // policy, which is a leaked Box<Matcher>, never freed or written.
         unsafe { &*POLICY.load(Ordering::Acquire) }
+    }
+
+    /// The policy's verdict on an activity, counted for the heartbeat of
+    /// the invocation in progress.
+    pub fn verdict(&self, cat: Category, allowed: bool) -> Verdict {
+        let v = self.matcher().verdict(cat, allowed);
+        control::tally(v);
+        v
     }
 }
 
@@ -72,7 +84,7 @@ pub fn active() -> Option<&'static State> {
 /// reads are fine here.
 pub fn load() {
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|s| !s.is_empty());
-    let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API").ok().and_then(|a| a.parse().ok());
+    let mut runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API").ok().and_then(|a| a.parse().ok());
     let is_child = std::env::var_os("RAMPART_CHILD").is_some_and(|v| v == "1");
     let mut errors: Vec<String> = Vec::new();
     let mode_override = match std::env::var_os("RAMPART_MODE") {
@@ -132,9 +144,19 @@ pub fn load() {
         (None, false) => None,
     };
     swap(matcher);
+    // Under Lambda, the root relays the Runtime API to see each event first.
+    let mut in_place_env = Vec::new();
+    if is_root
+        && mode != Mode::Off
+        && let Ok(real) = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        && let Some(relay) = lambda::start(&real)
+    {
+        runtime_api = Some(relay);
+        in_place_env.extend(lambda::real_api_entry());
+    }
     let log_path = report::open_log(std::env::var_os("RAMPART_LOG").as_deref());
     let child_env = child_env(&[("RAMPART_LOG", log_path.as_ref()), ("RAMPART_SNAPSHOT", control_path.as_ref())]);
-    let state = State { function, runtime_api, child_env, log_path };
+    let state = State { function, runtime_api, child_env, in_place_env, log_path };
     STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
 
     for e in &errors {

@@ -39,11 +39,12 @@ fn launch<R>(
     program: Program<'_>,
     argv: *const *const c_char,
     envp: *const *const c_char,
+    in_place: bool,
     real: impl FnOnce(*const *const c_char) -> R,
     denied: impl FnOnce(c_int) -> R,
 ) -> R {
     let Some(st) = state::checked() else { return real(envp) };
-    match checked_env(st, op, program, argv, envp) {
+    match checked_env(st, op, program, argv, envp, in_place) {
         Ok(env) => real(env.as_ptr()),
         Err(e) => denied(e),
     }
@@ -57,6 +58,7 @@ fn exec_with(
     envp: *const *const c_char,
     real: impl FnOnce(*const *const c_char) -> c_int,
 ) -> c_int {
+    let in_place = crate::control::is_root_process();
     let exec_in_place = |env| {
         let kept = crate::control::keep_across_exec();
         let r = real(env);
@@ -65,7 +67,7 @@ fn exec_with(
         sys::set_errno(saved);
         r
     };
-    launch(op, program, argv, envp, exec_in_place, |e| {
+    launch(op, program, argv, envp, in_place, exec_in_place, |e| {
         sys::set_errno(e);
         -1
     })
@@ -77,10 +79,11 @@ fn checked_env(
     program: Program<'_>,
     argv: *const *const c_char,
     envp: *const *const c_char,
+    in_place: bool,
 ) -> Result<ChildEnv, c_int> {
     let saved = sys::errno();
     exec::check(st, op, program, argv)?;
-    let env = ChildEnv::new(st, envp)?;
+    let env = ChildEnv::new(st, envp, in_place)?;
     sys::set_errno(saved);
     Ok(env)
 }
@@ -190,7 +193,7 @@ fn spawn_with(
     envp: *const *const c_char,
     real: impl FnOnce(*const *const c_char) -> c_int,
 ) -> c_int {
-    launch(op, program, argv, envp, real, |e| e)
+    launch(op, program, argv, envp, false, real, |e| e)
 }
 
 /// # Safety

@@ -44,7 +44,7 @@ pub fn check(st: &State, op: &'static str, program: Program<'_>, argv: *const *c
         return Ok(());
     }
     let allowed = st.matcher().allows_process(path.as_bytes());
-    let v = st.matcher().verdict(Category::Process, allowed);
+    let v = st.verdict(Category::Process, allowed);
     if v != Verdict::Allow {
         let mut args: [&[u8]; ARGV_MAX] = [&[]; ARGV_MAX];
         let n = collect_args(argv, &mut args);
@@ -174,7 +174,8 @@ pub struct ChildEnv {
 
 impl ChildEnv {
     /// Builds it; `Err(E2BIG)` when it does not fit.
-    pub fn new(st: &State, envp: *const *const c_char) -> Result<ChildEnv, c_int> {
+    /// `in_place`: the exec replaces the root process itself.
+    pub fn new(st: &State, envp: *const *const c_char, in_place: bool) -> Result<ChildEnv, c_int> {
         let mut env = ChildEnv { ptrs: [std::ptr::null(); ENV_MAX + 1] };
         let mut n = 0usize;
         let mut push = |p: *const c_char| -> Result<(), c_int> {
@@ -192,7 +193,12 @@ impl ChildEnv {
                     break;
                 }
                 // SAFETY: as above.
-                if !is_replaced(unsafe { sys::c_bytes(p) }) {
+                let entry = unsafe { sys::c_bytes(p) };
+                let overridden = in_place
+                    && st.in_place_env.iter().any(|e| {
+                        rampart_decide::childenv::name_of(e.to_bytes()) == rampart_decide::childenv::name_of(entry)
+                    });
+                if !is_replaced(entry) && !overridden {
                     push(p)?;
                 }
                 i += 1;
@@ -200,6 +206,11 @@ impl ChildEnv {
         }
         for entry in &st.child_env {
             push(entry.as_ptr())?;
+        }
+        if in_place {
+            for entry in &st.in_place_env {
+                push(entry.as_ptr())?;
+            }
         }
         Ok(env)
     }

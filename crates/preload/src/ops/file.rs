@@ -78,7 +78,7 @@ pub fn open(
     if sys::has_openat2() && lexical_allowed {
         match sys::open_no_symlinks(dirfd, path, flags, mode) {
             Ok(fd) => {
-                let v = st.matcher().verdict(Category::File, true);
+                let v = st.verdict(Category::File, true);
                 if v != Verdict::Allow {
                     // Profile mode reports every open: use the caller's
                     // spelling when it is already the normal one.
@@ -187,7 +187,7 @@ pub fn open(
 /// it is and is treated as not allowed.
 pub fn decide(st: &State, op: &'static str, path: &[u8], access: Access) -> Decision {
     let allowed = st.matcher().allows_file(path, access);
-    let v = st.matcher().verdict(Category::File, allowed);
+    let v = st.verdict(Category::File, allowed);
     report::verdict(st, v, &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None });
     if v == Verdict::Block {
         sys::set_errno(libc::EACCES);

@@ -64,7 +64,7 @@ pub unsafe fn check(
         }
         Peer::Nowhere | Peer::Other(_) => return Ok(()),
     };
-    let v = st.matcher().verdict(Category::Network, allowed);
+    let v = st.verdict(Category::Network, allowed);
     let a = Activity { cat: Category::Network, op, target: target.as_bytes(), access: None, argv: None };
     report::verdict(st, v, &a);
     if v == Verdict::Block { Err(libc::EACCES) } else { Ok(()) }
