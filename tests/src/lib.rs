@@ -18,6 +18,8 @@ pub mod faulty_s3;
 
 pub mod rie;
 
+pub mod layer;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

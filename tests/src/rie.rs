@@ -454,8 +454,29 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// A peer on a port the system picks (in its ephemeral range).
     pub fn start(reply: Option<&'static str>) -> Peer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback peer");
+        Peer::serve(TcpListener::bind("127.0.0.1:0").expect("bind a loopback peer"), reply)
+    }
+
+    /// A peer on a random free port in `ports`, as a service with a port of
+    /// its own would be.
+    pub fn start_in(ports: std::ops::RangeInclusive<u16>, reply: Option<&'static str>) -> Peer {
+        let span = u32::from(ports.end() - ports.start()) + 1;
+        let mut last = None;
+        for _ in 0..100 {
+            let mut b = [0u8; 4];
+            std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).expect("read /dev/urandom");
+            let offset = u16::try_from(u32::from_le_bytes(b) % span).expect("within a u16 range");
+            match TcpListener::bind(("127.0.0.1", ports.start() + offset)) {
+                Ok(listener) => return Peer::serve(listener, reply),
+                Err(e) => last = Some(e),
+            }
+        }
+        panic!("no free port in {ports:?} after 100 tries: {last:?}");
+    }
+
+    fn serve(listener: TcpListener, reply: Option<&'static str>) -> Peer {
         let addr = listener.local_addr().expect("peer address");
         let received = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -537,9 +558,17 @@ impl Drop for ScratchDir {
 /// Content of the credentials file the compromised variant reads.
 pub const CREDENTIALS: &str = "[default]\naws_access_key_id = AKIDFIXTURE\naws_secret_access_key = fixture-secret\n";
 
+/// Where the peer the honest handler talks to listens: below Linux's
+/// ephemeral range (32768-60999), like a service with a port of its own (a
+/// database's 5432). `rampart learn` turns a loopback connection to an
+/// ephemeral port into `127.0.0.1:32768-60999`, which would also allow the
+/// unknown peer (the system picks its port in that range).
+pub const SERVICE_PORTS: std::ops::RangeInclusive<u16> = 20000..=32000;
+
 /// Everything a fixture's actions reach (tests/runtimes/lambda/README.md):
-/// the peer it talks to (answers `pong`), the unknown one the compromised
-/// variant exfiltrates to, its scratch directory and a credentials file.
+/// the peer it talks to (answers `pong`; on a port in [`SERVICE_PORTS`]), the
+/// unknown one the compromised variant exfiltrates to (on an ephemeral port),
+/// its scratch directory and a credentials file.
 ///
 /// The scratch directory is under the temp dir (`/tmp`, where a function
 /// writes on Lambda); the credentials are under `/var/tmp`, so a rule that
@@ -564,7 +593,7 @@ impl Targets {
         let secret = ScratchDir(std::fs::canonicalize(&secret).expect("canonicalize"));
         std::fs::write(secret.0.join("credentials"), CREDENTIALS).expect("write credentials");
         Targets {
-            peer: Peer::start(Some("pong\n")),
+            peer: Peer::start_in(SERVICE_PORTS, Some("pong\n")),
             unknown: Peer::start(None),
             tmp: TempDir::new("lambda-tmp"),
             secret,

@@ -1,10 +1,12 @@
 //! The Lambda exec wrapper, `shims/wrapper`, run the way Lambda runs it
 //! (`wrapper RUNTIME_CMD ARGS...`, executed through its `#!/bin/bash` line)
-//! from a copy of the layer's layout in a temporary directory:
+//! from a copy of the layer's layout in a temporary directory
+//! ([`rampart_tests::layer`]):
 //!
 //! ```text
 //! opt/rampart/wrapper
-//! opt/rampart/lib/<HOSTTYPE>/librampart.so  -> the built library
+//! opt/rampart/lib/<HOSTTYPE>/librampart.so        the built library
+//! opt/rampart/lib/<HOSTTYPE>/librampart_fetch.so  and its fetcher
 //! ```
 //!
 //! Checked: what it hands the runtime (LD_PRELOAD, UV_USE_IO_URING), that a
@@ -16,7 +18,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,27 +26,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rampart_event::EventType::{Block, Error, Status};
 use rampart_event::{Event, EventRef, MAX_LINE, PREFIX};
 use rampart_policy::{Access, Category};
+use rampart_tests::layer::{Layer, WRAPPER, hosttype};
 use rampart_tests::runtimes_common::{TempDir, base_file_rules, json_str};
-use rampart_tests::{outcome, rampart_lib, write_policy};
-
-/// The script in the repository.
-const WRAPPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shims/wrapper");
-
-/// bash's own `$HOSTTYPE` (the name of the layer's lib/ folder for this
-/// machine), not one inherited from the environment.
-fn hosttype() -> &'static str {
-    static H: OnceLock<String> = OnceLock::new();
-    H.get_or_init(|| {
-        let out = Command::new("bash")
-            .args(["-c", "echo $HOSTTYPE"])
-            .env_remove("HOSTTYPE")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run bash ({e}): the wrapper needs it"));
-        let h = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        assert!(out.status.success() && !h.is_empty(), "bash -c 'echo $HOSTTYPE' printed {h:?}");
-        h
-    })
-}
+use rampart_tests::{outcome, write_policy};
 
 /// Whether bash has `$EPOCHREALTIME` (bash 5): then the wrapper's `ts` has
 /// milliseconds, else (bash 4.2, Amazon Linux 2) whole seconds.
@@ -58,44 +42,11 @@ fn other_arch() -> &'static str {
     if hosttype() == "x86_64" { "aarch64" } else { "x86_64" }
 }
 
-/// A copy of the layer: `opt/rampart/wrapper` and the library under
-/// `lib/<arch>/` (`None`: no lib/ folder at all).
-struct Layer {
-    dir: TempDir,
-    wrapper: PathBuf,
-}
-
-impl Layer {
-    fn new(arch: Option<&str>) -> Layer {
-        Layer::under(TempDir::new("wrapper"), "", arch)
-    }
-
-    /// The layer at `dir/sub/opt/rampart` (`sub` relative, may be empty).
-    fn under(dir: TempDir, sub: &str, arch: Option<&str>) -> Layer {
-        let root = dir.path().join(sub).join("opt/rampart");
-        std::fs::create_dir_all(&root).expect("mkdir opt/rampart");
-        let wrapper = root.join("wrapper");
-        std::fs::copy(WRAPPER, &wrapper).unwrap_or_else(|e| panic!("copy {WRAPPER}: {e}"));
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod wrapper");
-        if let Some(arch) = arch {
-            let lib_dir = root.join("lib").join(arch);
-            std::fs::create_dir_all(&lib_dir).expect("mkdir lib/ARCH");
-            std::os::unix::fs::symlink(rampart_lib(), lib_dir.join("librampart.so")).expect("symlink library");
-        }
-        Layer { dir, wrapper }
-    }
-
-    /// Where the wrapper must look for the library.
-    fn lib(&self) -> PathBuf {
-        self.wrapper.with_file_name("lib").join(hosttype()).join("librampart.so")
-    }
-
-    /// The wrapper with `args`, run from the layer's temporary directory.
-    fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
-        let mut cmd = clean(Command::new(&self.wrapper));
-        cmd.args(args).current_dir(self.dir.path());
-        cmd
-    }
+/// The wrapper with `args`, run from the layer's temporary directory.
+fn command<S: AsRef<OsStr>>(layer: &Layer, args: &[S]) -> Command {
+    let mut cmd = clean(Command::new(layer.wrapper()));
+    cmd.args(args).current_dir(layer.root());
+    cmd
 }
 
 /// `cmd` without the test's own rampart, preload, function name or
@@ -166,12 +117,12 @@ fn line_of(out: &Output, function: Option<&str>, full_msg: Option<&str>) -> (Str
 
 #[test]
 fn hands_the_runtime_the_library_first_and_io_uring_off() {
-    let layer = Layer::new(Some(hosttype()));
+    let layer = Layer::new();
     let lib = layer.lib().display().to_string();
     let args = ["/bin/sh", "-c", "echo \"$LD_PRELOAD\"; echo \"$UV_USE_IO_URING\"; echo $$"];
 
     // Nothing preloaded before.
-    let out = outcome(output(&mut layer.command(&args)));
+    let out = outcome(output(&mut command(&layer, &args)));
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.get(..2), Some(&[lib.as_str(), "0"][..]), "{out:#?}");
     // The library really is in the runtime's process: its start line,
@@ -187,7 +138,7 @@ fn hands_the_runtime_the_library_first_and_io_uring_off() {
     // wrapper's own LD_PRELOAD would load into the wrapper's bash, whose exec
     // hook then hands the runtime the configuration bash started with.
     let before = "/x/libother.so /old/rampart/librampart.so::libextra.so librampart.so ";
-    let out = outcome(output(layer.command(&args).env("LD_PRELOAD", before)));
+    let out = outcome(output(command(&layer, &args).env("LD_PRELOAD", before)));
     let lines: Vec<&str> = out.stdout.lines().collect();
     let want = format!("{lib}:/x/libother.so:libextra.so");
     assert_eq!(lines.get(..2), Some(&[want.as_str(), "0"][..]), "{out:#?}");
@@ -212,9 +163,9 @@ fn python() -> &'static (String, String) {
 
 #[test]
 fn a_runtime_started_through_it_is_protected() {
-    let layer = Layer::new(Some(hosttype()));
+    let layer = Layer::new();
     let (exe, prefix) = python();
-    let data = layer.dir.path().join("data");
+    let data = layer.root().join("data");
     std::fs::create_dir(&data).expect("mkdir data");
     let allowed = data.join("allowed.txt");
     let secret = data.join("secret.txt");
@@ -239,7 +190,7 @@ fn a_runtime_started_through_it_is_protected() {
     let secret_s = secret.display().to_string();
     let allowed_s = allowed.display().to_string();
     let args = [exe.as_str(), "-I", "-S", "-c", code, &allowed_s, &secret_s];
-    let out = outcome(output(layer.command(&args).env("RAMPART_POLICY", &policy)));
+    let out = outcome(output(command(&layer, &args).env("RAMPART_POLICY", &policy)));
     out.assert_success();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.get(1..), Some(&["allowed", "denied 13"][..]), "{out:#?}");
@@ -256,10 +207,10 @@ fn a_runtime_started_through_it_is_protected() {
 fn missing_library_runs_the_function_unprotected_after_one_error_line() {
     let name = r#"orders "v2" C:\fn\"#;
     // The x86_64 layer on an arm64 function, or the reverse.
-    let layer = Layer::new(Some(other_arch()));
+    let layer = Layer::with_arch(Some(other_arch()));
     // Unset, empty and 0 all mean: start anyway.
     for require in [None, Some(""), Some("0")] {
-        let mut cmd = layer.command(&["/bin/sh", "-c", "echo ran; echo \"[$LD_PRELOAD]\"; echo $$"]);
+        let mut cmd = command(&layer, &["/bin/sh", "-c", "echo ran; echo \"[$LD_PRELOAD]\"; echo $$"]);
         cmd.env("AWS_LAMBDA_FUNCTION_NAME", name);
         if let Some(r) = require {
             cmd.env("RAMPART_REQUIRE", r);
@@ -285,15 +236,13 @@ fn missing_library_runs_the_function_unprotected_after_one_error_line() {
 
 #[test]
 fn missing_library_with_rampart_require_fails_the_init() {
-    let layer = Layer::new(None);
-    let marker = layer.dir.path().join("ran");
+    let layer = Layer::with_arch(None);
+    let marker = layer.root().join("ran");
     for require in ["1", "yes"] {
-        let mut cmd = layer.command(&[
-            OsStr::new("/bin/sh"),
-            OsStr::new("-c"),
-            OsStr::new("echo ran > \"$0\""),
-            marker.as_os_str(),
-        ]);
+        let mut cmd = command(
+            &layer,
+            &[OsStr::new("/bin/sh"), OsStr::new("-c"), OsStr::new("echo ran > \"$0\""), marker.as_os_str()],
+        );
         cmd.env("RAMPART_REQUIRE", require).env("AWS_LAMBDA_FUNCTION_NAME", "orders");
         let out = output(&mut cmd);
         assert_eq!(out.status.code(), Some(1), "RAMPART_REQUIRE={require}: {out:?}");
@@ -307,7 +256,7 @@ fn missing_library_with_rampart_require_fails_the_init() {
 
 #[test]
 fn function_names_are_escaped_and_cut_like_the_library_does() {
-    let layer = Layer::new(None);
+    let layer = Layer::with_arch(None);
     let quotes = "\"".repeat(300);
     let emoji = "\u{1F600}".repeat(100);
     let fancy = "ls\u{2028}ps\u{2029} caf\u{e9} \u{1F600}";
@@ -327,7 +276,7 @@ fn function_names_are_escaped_and_cut_like_the_library_does() {
         (b"", None, false),
     ];
     for (raw, want, cut) in cases {
-        let mut cmd = layer.command(&["/bin/true"]);
+        let mut cmd = command(&layer, &["/bin/true"]);
         cmd.env("AWS_LAMBDA_FUNCTION_NAME", OsStr::from_bytes(raw));
         let out = output(&mut cmd);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -337,7 +286,7 @@ fn function_names_are_escaped_and_cut_like_the_library_does() {
         assert_eq!((ev.function.as_deref(), ev.cut), (want, cut), "{line}");
     }
     // Raw U+2028 and U+2029 would end a JavaScript line: escaped.
-    let mut cmd = layer.command(&["/bin/true"]);
+    let mut cmd = command(&layer, &["/bin/true"]);
     let out = output(cmd.env("AWS_LAMBDA_FUNCTION_NAME", fancy));
     assert!(text(&out.stderr).contains(r#""fn":"ls\u2028ps\u2029 caf"#), "{}", text(&out.stderr));
 }
@@ -345,8 +294,8 @@ fn function_names_are_escaped_and_cut_like_the_library_does() {
 #[test]
 fn an_overlong_path_still_gives_one_line_of_at_most_4096_bytes() {
     // What the wrapper says after the path, from a layer at a short path.
-    let short = Layer::new(None);
-    let (_, ev) = only_line(&output(&mut short.command(&["/bin/true"])), None);
+    let short = Layer::with_arch(None);
+    let (_, ev) = only_line(&output(&mut command(&short, &["/bin/true"])), None);
     let msg = ev.msg.unwrap_or_default();
     let after_path = msg.split_once(" is missing").map(|(_, rest)| rest.to_owned()).expect("missing");
 
@@ -356,8 +305,8 @@ fn an_overlong_path_still_gives_one_line_of_at_most_4096_bytes() {
     let depth = (3880 - dir.path().as_os_str().len()) / 201;
     let sub = vec!["d".repeat(200); depth].join("/");
     let layer = Layer::under(dir, &sub, None);
-    assert!((3700..4000).contains(&layer.wrapper.as_os_str().len()));
-    let out = output(&mut layer.command(&["/bin/true"]));
+    assert!((3700..4000).contains(&layer.wrapper().as_os_str().len()));
+    let out = output(&mut command(&layer, &["/bin/true"]));
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let full = format!("rampart wrapper: {} is missing{after_path}", layer.lib().display());
     let (_, ev) = line_of(&out, None, Some(&full));
@@ -369,8 +318,8 @@ fn an_overlong_path_still_gives_one_line_of_at_most_4096_bytes() {
 
 #[test]
 fn no_arguments_is_an_error_line_and_exit_2() {
-    let layer = Layer::new(Some(hosttype()));
-    let out = output(&mut layer.command::<&str>(&[]));
+    let layer = Layer::new();
+    let out = output(&mut command::<&str>(&layer, &[]));
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(out.stdout.is_empty());
     let (_, ev) = only_line(&out, None);
@@ -402,16 +351,17 @@ fn parses_with_bash_and_sh() {
 
 #[test]
 fn finds_the_library_however_it_is_started() {
-    let layer = Layer::new(Some(hosttype()));
+    let layer = Layer::new();
     let lib = layer.lib().display().to_string();
     let show = ["/bin/sh", "-c", "echo \"$LD_PRELOAD\""];
-    let wrapper = layer.wrapper.display().to_string();
+    let wrapper_path = layer.wrapper();
+    let wrapper = wrapper_path.display().to_string();
     // By a relative path (the preloaded path must still be absolute: the
     // runtime's children may run elsewhere), from its own directory, as a
     // bash argument, and by sh (it re-runs itself with bash).
     let starts: [(&str, &[&str], &Path); 4] = [
-        ("./opt/rampart/wrapper", &[], layer.dir.path()),
-        ("./wrapper", &[], layer.wrapper.parent().expect("dir")),
+        ("./opt/rampart/wrapper", &[], layer.root()),
+        ("./wrapper", &[], wrapper_path.parent().expect("dir")),
         ("bash", &[&wrapper], Path::new("/")),
         ("sh", &[&wrapper], Path::new("/")),
     ];

@@ -229,6 +229,21 @@ fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| var("HOME").unwrap_or_else(|| PathBuf::from("/root")).join(".cache/rampart"))
 }
 
+/// What `cargo xtask demo` runs: the emulator, the Python runtime client
+/// and s3s-fs; one line per tool.
+pub fn ensure_demo() -> Result<(), String> {
+    let rie = ensure_rie()?;
+    println!("    aws-lambda-rie: {}", rie.display());
+    ensure_python_ric()?;
+    let s3s_fs = ensure_s3s_fs()?;
+    println!("    s3s-fs: {}", s3s_fs.display());
+    // The harness finds s3s-fs through S3S_FS first.
+    // SAFETY: xtask is single-threaded here; nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var("S3S_FS", &s3s_fs) };
+    Ok(())
+}
+
 /// Everything the Lambda suites need; one line per tool.
 fn ensure_lambda() -> Result<(), String> {
     let rie = ensure_rie()?;

@@ -137,6 +137,23 @@ pub trait Links {
     /// Reads the link at `path_nul` (an absolute path with a trailing NUL)
     /// into `target`.
     fn read_link(&mut self, path_nul: &[u8], target: &mut [u8]) -> LinkRead;
+
+    /// The calling process's pid: `/proc/PID` of its own is `/proc/self`
+    /// (0: no such rewriting).
+    fn own_pid(&mut self) -> u32 {
+        0
+    }
+}
+
+/// Whether `path` is `/proc/PID` for `pid`.
+fn is_own_proc_dir(path: &[u8], links: &mut impl Links) -> bool {
+    let Some(digits) = path.strip_prefix(b"/proc/") else { return false };
+    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let pid = digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let own = links.own_pid();
+    own != 0 && pid == u64::from(own)
 }
 
 /// What [`resolve`] found.
@@ -236,6 +253,15 @@ pub fn resolve_from(
             continue;
         }
         if out.as_bytes() == b"/proc/self" || out.as_bytes() == b"/proc/thread-self" {
+            result = Resolved::ProcSelf;
+            continue;
+        }
+        // The process's own /proc/PID is /proc/self by another name: said
+        // (and matched) as /proc/self, so a rule learned in one process
+        // holds in the next, whose pid differs.
+        if is_own_proc_dir(out.as_bytes(), links) {
+            out.pop();
+            out.push_segment(b"self")?;
             result = Resolved::ProcSelf;
             continue;
         }
@@ -353,6 +379,43 @@ mod tests {
         let mut out = PathBuf::new();
         let r = resolve(path.as_bytes(), follow, fs, &mut out)?;
         Ok((r, s(&out)))
+    }
+
+    /// A process with pid 4242.
+    struct Pid4242(Fake);
+
+    impl Links for Pid4242 {
+        fn read_link(&mut self, path_nul: &[u8], target: &mut [u8]) -> LinkRead {
+            self.0.read_link(path_nul, target)
+        }
+
+        fn own_pid(&mut self) -> u32 {
+            4242
+        }
+    }
+
+    #[test]
+    fn own_proc_dir_is_proc_self() {
+        let mut fs = Pid4242(fake(&[]));
+        let mut out = PathBuf::new();
+        let mut res = |path: &str| {
+            let r = resolve(path.as_bytes(), true, &mut fs, &mut out);
+            (r, s(&out))
+        };
+        assert_eq!(res("/proc/4242/stat"), (Ok(Resolved::ProcSelf), "/proc/self/stat".into()));
+        assert_eq!(res("/proc/4242"), (Ok(Resolved::ProcSelf), "/proc/self".into()));
+        assert_eq!(res("/proc/./4242/../4242/environ"), (Ok(Resolved::ProcSelf), "/proc/self/environ".into()));
+        // Another process's, or something else that looks numeric: as it is.
+        assert_eq!(res("/proc/4243/stat"), (Ok(Resolved::Real), "/proc/4243/stat".into()));
+        assert_eq!(res("/proc/42420/stat"), (Ok(Resolved::Real), "/proc/42420/stat".into()));
+        assert_eq!(res("/tmp/proc/4242/x"), (Ok(Resolved::Real), "/tmp/proc/4242/x".into()));
+        // Without a pid (the default), nothing is rewritten.
+        let mut plain = fake(&[]);
+        assert_eq!(res_fake(&mut plain, "/proc/4242/stat"), Ok((Resolved::Real, "/proc/4242/stat".into())));
+    }
+
+    fn res_fake(fs: &mut Fake, path: &str) -> Result<(Resolved, String), ResolveError> {
+        res(fs, path, true)
     }
 
     #[test]

@@ -12,7 +12,12 @@
 //!    `part-0002.csv`) become one glob (`part-*.csv`). One numbered file
 //!    stays literal; a name with nothing before the digits (`1.csv`) stays
 //!    literal too, since `*.csv` would allow every csv there.
-//! 3. **Ephemeral local ports.** A connection to a loopback address
+//! 3. **Process ids in temp names.** Inside the temp dirs, a name that has
+//!    the pid of the process that used it as a word (the event line's
+//!    `pid`: `/tmp/hsperfdata_root/4242`, .NET's
+//!    `/tmp/clr-debug-pipe-4242-8519137-in`) has every all-digit word of
+//!    that name replaced by `*`: the next process has another pid.
+//! 4. **Ephemeral local ports.** A connection to a loopback address
 //!    (`127.0.0.0/8`, `::1`, or the name `localhost`) on a port in Linux's
 //!    ephemeral range 32768–60999 becomes that address with the range.
 //!
@@ -24,6 +29,46 @@ pub const TEMP_DIRS: [&str; 3] = ["/tmp", "/var/tmp", "/dev/shm"];
 
 /// Linux's default `net.ipv4.ip_local_port_range`.
 pub const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
+
+/// The path (a glob text) with, in each temp-dir segment that has `pid` as
+/// one of its words (runs of letters and digits between other characters:
+/// `4242` in `pipe-4242-77-in`, not in `tmpa4242x`), every all-digit word
+/// replaced by `*`; `None` when no segment has it.
+pub fn pid_glob(path: &str, pid: u32) -> Option<String> {
+    let root = TEMP_DIRS.iter().find(|d| path.strip_prefix(**d).is_some_and(|rest| rest.starts_with('/')))?;
+    let pid = pid.to_string();
+    let mut out = String::with_capacity(path.len());
+    out.push_str(root);
+    let mut changed = false;
+    for seg in path[root.len()..].split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        let words = || seg.split(|c: char| !c.is_ascii_alphanumeric());
+        if !words().any(|w| w == pid) {
+            out.push_str(seg);
+            continue;
+        }
+        changed = true;
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+                out.push('*');
+            } else {
+                out.push_str(word);
+            }
+            word.clear();
+        };
+        for c in seg.chars() {
+            if c.is_ascii_alphanumeric() {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+    }
+    changed.then_some(out)
+}
 
 /// The path (a glob text: the caller has replaced any `*`/`?` in it) with
 /// random-looking name parts inside a temp dir replaced by `*`; `None` when
@@ -426,6 +471,21 @@ mod tests {
         ] {
             assert_eq!(temp_glob(outside), None, "{outside}");
         }
+    }
+
+    #[test]
+    fn process_ids() {
+        assert_eq!(pid_glob("/tmp/hsperfdata_root/4242", 4242).as_deref(), Some("/tmp/hsperfdata_root/*"));
+        assert_eq!(
+            pid_glob("/tmp/clr-debug-pipe-4242-8519137-in", 4242).as_deref(),
+            Some("/tmp/clr-debug-pipe-*-*-in")
+        );
+        // Another pid, a longer number that only contains it, or outside
+        // the temp dirs: as it is.
+        assert_eq!(pid_glob("/tmp/hsperfdata_root/4243", 4242), None);
+        assert_eq!(pid_glob("/tmp/job-42420.log", 4242), None);
+        assert_eq!(pid_glob("/tmp/tmpa8f3k2", 8), None);
+        assert_eq!(pid_glob("/var/task/4242", 4242), None);
     }
 
     #[test]

@@ -246,6 +246,9 @@ pub struct Learner {
     warnings: Vec<Warning>,
     /// File paths and the union of their accesses.
     files: BTreeMap<String, Access>,
+    /// Paths in temp dirs named after the pid of the process that used
+    /// them, with that pid (see `generalise::pid_glob`).
+    pid_named: BTreeMap<String, u32>,
     /// Everything else.
     other: BTreeSet<Activity>,
 }
@@ -323,6 +326,9 @@ impl Learner {
         match Activity::from_event(ev) {
             Ok(Activity::File { path, access }) => {
                 self.counts.learned += 1;
+                if generalise::pid_glob(&path, ev.pid).is_some() {
+                    self.pid_named.insert(path.clone(), ev.pid);
+                }
                 let seen = self.files.entry(path).or_insert(Access::NONE);
                 *seen = seen.union(access);
             }
@@ -386,7 +392,7 @@ impl Learner {
         }
 
         let mut cands: [BTreeMap<String, Cand>; 5] = Default::default();
-        file_candidates(&files, &mut cands[Category::File as usize]);
+        file_candidates(&files, &self.pid_named, &mut cands[Category::File as usize]);
         for a in others {
             let (cat, text, kind) = match a {
                 Activity::Connect { proto, host, port } => {
@@ -498,6 +504,7 @@ fn sort_key(rule: &Rule) -> (String, u8) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     TempName,
+    ProcessId,
     Numbered,
     EphemeralPort,
     ServiceOnly,
@@ -508,6 +515,7 @@ impl Kind {
     fn as_str(self) -> &'static str {
         match self {
             Kind::TempName => "random temp name",
+            Kind::ProcessId => "process id in a temp name",
             Kind::Numbered => "numbered files",
             Kind::EphemeralPort => "ephemeral local port",
             Kind::ServiceOnly => "only the service was known",
@@ -549,12 +557,16 @@ fn safe_glob(glob: &str) -> bool {
 }
 
 /// File rules: temp names first, then numbered files over what results.
-fn file_candidates(files: &[(String, Access)], out: &mut BTreeMap<String, Cand>) {
+fn file_candidates(files: &[(String, Access)], pid_named: &BTreeMap<String, u32>, out: &mut BTreeMap<String, Cand>) {
     for (path, access) in files {
         let (glob, escaped) = escape_glob(path);
-        let (glob, kind) = match generalise::temp_glob(&glob).filter(|g| safe_glob(g)) {
-            Some(g) => (g, Some(Kind::TempName)),
-            None => (glob, escaped.then_some(Kind::Escaped)),
+        let by_pid = pid_named.get(path).and_then(|pid| generalise::pid_glob(&glob, *pid)).filter(|g| safe_glob(g));
+        let (glob, kind) = match by_pid {
+            Some(g) => (g, Some(Kind::ProcessId)),
+            None => match generalise::temp_glob(&glob).filter(|g| safe_glob(g)) {
+                Some(g) => (g, Some(Kind::TempName)),
+                None => (glob, escaped.then_some(Kind::Escaped)),
+            },
         };
         if !safe_glob(&glob) {
             // Only a path with `*`/`?` in its first segment gets here.

@@ -37,8 +37,9 @@ struct Page {
     root_pid: u64,
     /// generation << 32 | snapshot descriptor.
     current: AtomicU64,
-    /// The root's descriptor of the counters (see `Counters`), or u64::MAX.
-    counters_fd: u64,
+    /// The root's descriptor of the counters (see `Counters`), or u64::MAX
+    /// (outside Lambda nothing reads them, so nothing counts).
+    counters_fd: AtomicU64,
     /// The Lambda request id of the invocation in progress (empty between
     /// invocations), written by the root's Runtime API relay.
     request: SeqText,
@@ -110,7 +111,6 @@ pub fn create(snapshot_fd: c_int) -> Option<CString> {
         return None;
     }
     let page = base.cast::<Page>();
-    let counters_fd = create_counters();
     // SAFETY: page is a fresh, writable, page-aligned mapping; getpid has
     // no preconditions.
     unsafe {
@@ -118,7 +118,7 @@ pub fn create(snapshot_fd: c_int) -> Option<CString> {
             magic: MAGIC,
             root_pid: libc::getpid() as u64,
             current: AtomicU64::new(1u64 << 32 | snapshot_fd as u32 as u64),
-            counters_fd: counters_fd.map_or(u64::MAX, |fd| fd as u64),
+            counters_fd: AtomicU64::new(u64::MAX),
             request: SeqText::new(),
         })
     };
@@ -184,8 +184,9 @@ pub fn attach(path: &CString) -> Result<rampart_policy::Matcher, String> {
     }
     PAGE_PTR.store(page, Ordering::Release);
     let page = self::page().ok_or("control page vanished")?;
-    if page.counters_fd != u64::MAX {
-        let path = CString::new(format!("/proc/{}/fd/{}", page.root_pid, page.counters_fd)).unwrap_or_default();
+    let counters_fd = page.counters_fd.load(Ordering::Acquire);
+    if counters_fd != u64::MAX {
+        let path = CString::new(format!("/proc/{}/fd/{counters_fd}", page.root_pid)).unwrap_or_default();
         map_counters(&path);
     }
     let (generation, fd) = split(page.current.load(Ordering::Acquire));
@@ -250,6 +251,15 @@ pub fn took_over(path: &CString) -> bool {
     PAGE_PTR.store(std::ptr::null_mut(), Ordering::Release);
     COUNTERS.store(std::ptr::null_mut(), Ordering::Release);
     true
+}
+
+/// Root, under Lambda (the heartbeats read them): starts counting
+/// decisions, in this process and every child started from now on.
+pub fn count_decisions() {
+    let Some(page) = page().filter(|_| IS_ROOT.load(Ordering::Acquire)) else { return };
+    if let Some(fd) = create_counters() {
+        page.counters_fd.store(fd as u64, Ordering::Release);
+    }
 }
 
 /// Root: the counters memfd, mapped; its descriptor (kept open, high,

@@ -153,6 +153,7 @@ pub fn load() {
     {
         runtime_api = Some(relay);
         in_place_env.extend(lambda::real_api_entry());
+        control::count_decisions();
     }
     let log_path = report::open_log(std::env::var_os("RAMPART_LOG").as_deref());
     let child_env = child_env(&[("RAMPART_LOG", log_path.as_ref()), ("RAMPART_SNAPSHOT", control_path.as_ref())]);

@@ -61,6 +61,11 @@ pub fn open_no_symlinks(dirfd: c_int, path: *const c_char, flags: c_int, mode: c
 pub struct RealLinks;
 
 impl Links for RealLinks {
+    fn own_pid(&mut self) -> u32 {
+        // SAFETY: getpid has no preconditions (uncached: right in children).
+        unsafe { libc::getpid() as u32 }
+    }
+
     fn read_link(&mut self, path_nul: &[u8], target: &mut [u8]) -> LinkRead {
         // SAFETY: path_nul ends in NUL (PathBuf::with_nul); target is a
         // writable buffer of the length passed.

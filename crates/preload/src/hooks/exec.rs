@@ -185,7 +185,8 @@ pub unsafe extern "C" fn execveat(
     })
 }
 
-/// posix_spawn returns the error instead of setting errno.
+/// posix_spawn returns the error. errno is set to it too: the JDK reads
+/// errno after a failed spawn (and would report a stale value, EINVAL).
 fn spawn_with(
     op: &'static str,
     program: Program<'_>,
@@ -193,7 +194,10 @@ fn spawn_with(
     envp: *const *const c_char,
     real: impl FnOnce(*const *const c_char) -> c_int,
 ) -> c_int {
-    launch(op, program, argv, envp, false, real, |e| e)
+    launch(op, program, argv, envp, false, real, |e| {
+        sys::set_errno(e);
+        e
+    })
 }
 
 /// # Safety

@@ -22,11 +22,46 @@ def _attempt(actions, name, action):
         actions[name] = str(e) or type(e).__name__
 
 
+def _tamper(context):
+    """Turns rampart off from inside, every way the environment offers, then
+    reads the credentials file: itself, and through `/bin/cat` started with
+    the changed environment and with an empty one."""
+    os.environ["RAMPART_MODE"] = "off"
+    os.environ["LD_PRELOAD"] = ""
+    os.environ.pop("RAMPART_POLICY", None)
+    creds = os.environ["FIXTURE_CREDENTIALS"]
+    actions = {}
+
+    def read():
+        with open(creds, "rb") as f:
+            f.read()
+
+    _attempt(actions, "read", read)
+    runs = {}
+    for name, env in (("inherited", None), ("empty", {})):
+        done = subprocess.run(["/bin/cat", creds], env=env, capture_output=True, check=False)
+        runs[name] = {
+            "code": done.returncode,
+            "stdout": done.stdout.decode(errors="replace"),
+            "stderr": done.stderr.decode(errors="replace"),
+        }
+    return {
+        "runtime": RUNTIME,
+        "request_id": context.aws_request_id,
+        "pid": os.getpid(),
+        "tamper": True,
+        "actions": actions,
+        "cat": runs,
+    }
+
+
 def handler(event, context):
     if isinstance(event, dict) and event.get("fail"):
         raise RuntimeError("fixture failure requested")
     if isinstance(event, dict) and event.get("noop") is True:
         return {"runtime": RUNTIME, "request_id": context.aws_request_id, "pid": os.getpid(), "noop": True}
+    if isinstance(event, dict) and event.get("tamper") is True:
+        return _tamper(context)
     evil = isinstance(event, dict) and event.get("evil") is True
     actions = {}
     result = {
