@@ -5,6 +5,7 @@
 mod bench;
 mod demo;
 mod hooked;
+mod lambdabench;
 mod runtimes;
 mod s3bench;
 mod test;
@@ -62,6 +63,23 @@ COMMANDS:
                --reps N        cold starts per configuration (20)
                --changes K     policy changes each way (10)
                --execs N, --exec-reps N   exec loop size (1000) and runs (5)
+    bench-lambda
+             What the layer adds to a Lambda function's invocations, under
+             AWS's emulator (aws-lambda-rie) with the real runtime clients
+             (the fixtures in tests/runtimes/lambda/): a warm no-op
+             invocation and the cold start (first invocation after a
+             start), bare vs `wrapper` + the release librampart.so in block
+             mode with a policy learned from a profile run; one emulator at
+             a time, alternating start by start, over a kept-alive
+             connection. Checks every answer, one heartbeat line per
+             invocation and no block/alert/error line. Prints the table and
+             writes TARGET/bench-lambda.md (about 2 minutes; --smoke
+             writes bench-lambda-smoke.md).
+               --smoke         20 invocations, 2 starts (seconds)
+               --invokes N     timed warm invocations per configuration (300)
+               --starts K      cold starts per configuration (10)
+               --warmup W      untimed invocations after each start (20)
+               --runtimes L    e.g. python,node (default: python,node,java,dotnet)
     demo     Build rampart, learn a policy from the sample CloudWatch log
              tests/data/orders-cloudwatch.log, then check and show it.
                --keep          keep the learned policy.json
@@ -82,6 +100,7 @@ fn main() {
         "bench" => report(bench::main(rest)),
         "bench-hooked" => report(hooked::main(rest)),
         "bench-s3" => report(s3bench::main(rest)),
+        "bench-lambda" => report(lambdabench::main(rest)),
         "demo" => report(demo::main(rest)),
         "help" | "-h" | "--help" => {
             print!("{HELP}");

@@ -406,7 +406,7 @@ impl Ctx {
 }
 
 /// The messages of the `status` lines among `events`.
-fn statuses(evs: &[(String, String)]) -> Vec<String> {
+pub(crate) fn statuses(evs: &[(String, String)]) -> Vec<String> {
     // `events` keeps a line's `msg` as JSON text.
     evs.iter().filter(|(t, _)| t == "status").filter_map(|(_, m)| serde_json::from_str::<String>(m).ok()).collect()
 }

@@ -124,6 +124,11 @@ pub fn main(opts: Options) -> i32 {
             "cargo xtask bench-s3 --smoke (policy from s3s-fs: sizes, cold start, PUT → enforcement, exec)",
             || crate::s3bench::main(&["--smoke".to_owned()]),
         ),
+        step(
+            "bench-lambda-smoke",
+            "cargo xtask bench-lambda --smoke (warm and cold invocations under the emulator, bare vs the layer)",
+            || crate::lambdabench::main(&["--smoke".to_owned()]),
+        ),
     ];
     // The fuzz crates are workspaces of their own: fmt each one here.
     for (i, (dir, _)) in FUZZ_CRATES.iter().enumerate() {
