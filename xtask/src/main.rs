@@ -6,6 +6,7 @@ mod bench;
 mod demo;
 mod hooked;
 mod lambdabench;
+mod layer;
 mod runtimes;
 mod s3bench;
 mod test;
@@ -80,6 +81,18 @@ COMMANDS:
                --starts K      cold starts per configuration (10)
                --warmup W      untimed invocations after each start (20)
                --runtimes L    e.g. python,node (default: python,node,java,dotnet)
+    layer    The Lambda layer zips, TARGET/layer/rampart-layer-x86_64.zip
+             and rampart-layer-aarch64.zip (rampart/wrapper,
+             rampart/lib/ARCH/librampart.so and librampart_fetch.so,
+             VERSION, LICENSE; unpacked under /opt). Installs ziglang and
+             cargo-zigbuild with pip and the rustup targets if missing,
+             builds with cargo zigbuild for glibc 2.17, and fails when a
+             library imports a symbol newer than GLIBC_2.17 (objdump -T)
+             or needs a library beyond libc/libdl/libpthread/libm/ld-linux,
+             when the wrapper does not parse under sh -n and bash -n,
+             when two assemblies of a zip differ, or when a zip is over
+             1.5 MB (aim: 1 MB). Prints each check and each zip's size.
+             layer-build/README.md has the details.
     demo     Build rampart, learn a policy from the sample CloudWatch log
              tests/data/orders-cloudwatch.log, then check and show it.
                --keep          keep the learned policy.json
@@ -102,6 +115,7 @@ fn main() {
         "bench-s3" => report(s3bench::main(rest)),
         "bench-lambda" => report(lambdabench::main(rest)),
         "demo" => report(demo::main(rest)),
+        "layer" => report(layer::main(rest)),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             0
