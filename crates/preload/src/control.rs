@@ -16,7 +16,7 @@
 //! the arena (`alloc`) and swaps it in, and the others go on with the old
 //! one meanwhile rather than wait.
 
-use std::ffi::{CString, c_int};
+use std::ffi::{CStr, CString, c_int};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use rampart_event::EventType;
@@ -24,7 +24,7 @@ use rampart_event::EventType;
 use rampart_decide::seqtext::{SeqText, TEXT_MAX};
 use rampart_policy::Verdict;
 
-use crate::{alloc, report, snapshot, state};
+use crate::{alloc, report, snapshot, state, sys};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"RAMPCTL1");
 const PAGE: usize = 4096;
@@ -90,26 +90,7 @@ fn split(word: u64) -> (u32, c_int) {
 /// Returns the path children open, or `None` (children then compile the
 /// policy themselves).
 pub fn create(snapshot_fd: c_int) -> Option<CString> {
-    // SAFETY: a NUL-terminated name and valid flags.
-    let fd = unsafe {
-        libc::syscall(libc::SYS_memfd_create, c"rampart-control".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-    } as c_int;
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: our own descriptor; a shared read-write mapping of its one page.
-    let base = unsafe {
-        if libc::ftruncate(fd, PAGE as libc::off_t) != 0 {
-            libc::close(fd);
-            return None;
-        }
-        libc::mmap(std::ptr::null_mut(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
-    };
-    if base == libc::MAP_FAILED {
-        // SAFETY: our own descriptor.
-        unsafe { libc::close(fd) };
-        return None;
-    }
+    let (fd, base) = shared_page(c"rampart-control", true)?;
     let page = base.cast::<Page>();
     // SAFETY: page is a fresh, writable, page-aligned mapping; getpid has
     // no preconditions.
@@ -126,15 +107,8 @@ pub fn create(snapshot_fd: c_int) -> Option<CString> {
     // writable through /proc by whoever may open it (the file policy
     // still applies to such opens).
     // SAFETY: fcntl on our own descriptor.
-    let high = unsafe {
-        libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
-        let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, snapshot::FD_MIN);
-        libc::close(fd);
-        high
-    };
-    if high < 0 {
-        return None;
-    }
+    unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | F_SEAL_FUTURE_WRITE) };
+    let high = sys::move_high(fd)?;
     LOADED.store(1, Ordering::Release);
     CONTROL_FD.store(high as u32, Ordering::Release);
     IS_ROOT.store(true, Ordering::Release);
@@ -265,27 +239,30 @@ pub fn count_decisions() {
 /// Root: the counters memfd, mapped; its descriptor (kept open, high,
 /// close-on-exec) for children.
 fn create_counters() -> Option<c_int> {
-    // SAFETY: a NUL-terminated name and valid flags.
-    let fd = unsafe { libc::syscall(libc::SYS_memfd_create, c"rampart-counters".as_ptr(), libc::MFD_CLOEXEC) } as c_int;
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: our own descriptor, sized then mapped shared; moved high.
-    let (base, high) = unsafe {
-        if libc::ftruncate(fd, PAGE as libc::off_t) != 0 {
-            libc::close(fd);
-            return None;
-        }
-        let base = libc::mmap(std::ptr::null_mut(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
-        let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, snapshot::FD_MIN);
-        libc::close(fd);
-        (base, high)
-    };
-    if base == libc::MAP_FAILED || high < 0 {
-        return None;
-    }
+    let (fd, base) = shared_page(c"rampart-counters", false)?;
+    let high = sys::move_high(fd)?;
     COUNTERS.store(base.cast(), Ordering::Release);
     Some(high)
+}
+
+/// A one-page memfd mapped shared and writable: its descriptor and the
+/// mapping (never unmapped).
+fn shared_page(name: &CStr, sealing: bool) -> Option<(c_int, *mut libc::c_void)> {
+    let fd = sys::memfd(name, sealing)?;
+    // SAFETY: our own descriptor, sized to one page, then mapped shared.
+    let base = unsafe {
+        if libc::ftruncate(fd, PAGE as libc::off_t) == 0 {
+            libc::mmap(std::ptr::null_mut(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
+        } else {
+            libc::MAP_FAILED
+        }
+    };
+    if base == libc::MAP_FAILED {
+        // SAFETY: our own descriptor, not used after this.
+        unsafe { libc::close(fd) };
+        return None;
+    }
+    Some((fd, base))
 }
 
 /// Child: maps the root's counters writable (raw calls: constructor).

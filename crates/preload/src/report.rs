@@ -141,8 +141,6 @@ fn emit(ev: &EventRef<'_>) {
 static LOG_FD: AtomicI32 = AtomicI32::new(-1);
 static LOG_DEV: AtomicU64 = AtomicU64::new(0);
 static LOG_INO: AtomicU64 = AtomicU64::new(0);
-/// The lowest descriptor number the log is moved to.
-const LOG_FD_MIN: c_int = 900;
 
 /// Sets up the log descriptor (constructor only) and returns its path for
 /// children: `inherited` is the parent's `RAMPART_LOG`, if any.
@@ -198,7 +196,7 @@ fn append_if_file(fd: c_int) {
 fn high_dup(fd: c_int, close: bool) -> c_int {
     // SAFETY: fcntl/close on descriptors this function owns or borrows.
     unsafe {
-        let mut dup = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, LOG_FD_MIN);
+        let mut dup = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, sys::HIGH_FD);
         if dup < 0 {
             dup = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
         }

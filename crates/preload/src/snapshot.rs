@@ -14,8 +14,7 @@ use std::ffi::{CStr, c_int};
 
 use rampart_policy::Matcher;
 
-/// The lowest descriptor number snapshots are kept at (as the log).
-pub const FD_MIN: c_int = 900;
+use crate::sys;
 
 const SEALS: c_int = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
@@ -24,14 +23,7 @@ const SEALS: c_int = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW
 /// when memfds are unavailable: children then compile the policy
 /// themselves.
 pub fn publish(bytes: &[u8]) -> Option<c_int> {
-    // SAFETY: a NUL-terminated name and valid flags; the raw system call
-    // because glibc before 2.27 has no wrapper.
-    let fd = unsafe {
-        libc::syscall(libc::SYS_memfd_create, c"rampart-policy".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-    } as c_int;
-    if fd < 0 {
-        return None;
-    }
+    let fd = sys::memfd(c"rampart-policy", true)?;
     let mut written = 0;
     while written < bytes.len() {
         let rest = bytes.get(written..).unwrap_or(&[]);
@@ -44,17 +36,13 @@ pub fn publish(bytes: &[u8]) -> Option<c_int> {
         }
         written += n as usize;
     }
-    // SAFETY: fcntl on our own descriptor.
-    let high = unsafe {
-        if libc::fcntl(fd, libc::F_ADD_SEALS, SEALS) != 0 {
-            libc::close(fd);
-            return None;
-        }
-        let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, FD_MIN);
-        libc::close(fd);
-        high
-    };
-    (high >= 0).then_some(high)
+    // SAFETY: fcntl and close on our own descriptor.
+    if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, SEALS) } != 0 {
+        // SAFETY: as above.
+        unsafe { libc::close(fd) };
+        return None;
+    }
+    sys::move_high(fd)
 }
 
 /// Loads a snapshot by path (`/proc/ROOT/fd/N`); an error says why.

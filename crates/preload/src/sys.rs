@@ -1,7 +1,8 @@
 //! Raw system calls the hooks make, none of which goes through a hooked
-//! symbol: errno, `openat2`, `readlink`, `getcwd`, descriptor paths.
+//! symbol: errno, `openat2`, `readlink`, `getcwd`, descriptor paths, and
+//! the memfds and high descriptors the library keeps.
 
-use std::ffi::{c_char, c_int, c_uint};
+use std::ffi::{CStr, c_char, c_int, c_uint};
 
 use rampart_decide::paths::{LinkRead, Links, PathBuf, TooLong};
 
@@ -121,4 +122,30 @@ pub fn now_ms() -> u64 {
     // SAFETY: ts is a valid timespec to fill.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
     (ts.tv_sec as u64).saturating_mul(1000).saturating_add(ts.tv_nsec as u64 / 1_000_000)
+}
+
+/// The lowest number the library's own long-lived descriptors (the log,
+/// snapshots, the control page, the counters) are moved to: out of the way
+/// of the program's own numbers and of its `dup2` onto low ones.
+pub const HIGH_FD: c_int = 900;
+
+/// A new memfd, close-on-exec, sealable when asked. The raw system call:
+/// glibc before 2.27 has no wrapper.
+pub fn memfd(name: &CStr, sealing: bool) -> Option<c_int> {
+    let flags = libc::MFD_CLOEXEC | if sealing { libc::MFD_ALLOW_SEALING } else { 0 };
+    // SAFETY: a NUL-terminated name and valid flags.
+    let fd = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), flags) } as c_int;
+    (fd >= 0).then_some(fd)
+}
+
+/// `fd` moved to the first free number from [`HIGH_FD`] up, close-on-exec;
+/// the original is closed whether or not that worked.
+pub fn move_high(fd: c_int) -> Option<c_int> {
+    // SAFETY: fcntl and close on a descriptor the caller hands over.
+    let high = unsafe {
+        let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD);
+        libc::close(fd);
+        high
+    };
+    (high >= 0).then_some(high)
 }

@@ -150,7 +150,7 @@ fn next_event(client: &mut Conn, up: &mut Conn, next_head: &[u8], inspector: &dy
 }
 
 fn post_error(up: &mut Conn, id: &str, error_type: &str, message: &str) -> io::Result<()> {
-    let body = format!(r#"{{"errorMessage":{},"errorType":{}}}"#, json_string(message), json_string(error_type));
+    let body = serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string();
     let head = format!(
         "POST {INVOCATION_PREFIX}{id}/error HTTP/1.1\r\nHost: runtime-api\r\nContent-Type: application/json\r\n\
          Lambda-Runtime-Function-Error-Type: {}\r\nContent-Length: {}\r\n\r\n",
@@ -177,22 +177,6 @@ fn invocation_end(path: &str) -> Option<(&str, Outcome)> {
         "error" => Some((id, Outcome::Error)),
         _ => None,
     }
-}
-
-/// A JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// How a message's body ends.
@@ -495,11 +479,6 @@ mod tests {
         assert_eq!(invocation_end("/2018-06-01/runtime/invocation/abc-1/error"), Some(("abc-1", Outcome::Error)));
         assert_eq!(invocation_end("/2018-06-01/runtime/invocation/next"), None);
         assert_eq!(invocation_end("/2018-06-01/runtime/init/error"), None);
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\nd"), r#""a\"b\\c\u000ad""#);
     }
 
     #[test]
