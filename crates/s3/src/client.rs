@@ -76,22 +76,7 @@ impl Client {
         if config.region.is_empty() || !config.region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(Error::config(format!("{:?} is not a valid AWS region", config.region)));
         }
-        let roots = match &config.ca_bundle {
-            Some(path) => RootCerts::Specific(Arc::new(crate::roots::with_bundle(path)?)),
-            None => RootCerts::WebPki,
-        };
-        let tls = TlsConfig::builder().provider(TlsProvider::Rustls).root_certs(roots).build();
-        let agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(config.timeout))
-            // Proxies from the environment are not honoured: the layer must not
-            // read the live environment, and S3 is reached directly in Lambda.
-            .proxy(None)
-            .user_agent(concat!("rampart/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls)
-            .build()
-            .new_agent();
+        let agent = http_agent(&config)?;
         Ok(Client { agent, config, endpoint })
     }
 
@@ -305,6 +290,28 @@ impl Client {
     }
 }
 
+/// The `ureq` agent every rampart AWS client uses: rustls with the *ring*
+/// provider, Mozilla's roots plus `config.ca_bundle`, `config.timeout` for a
+/// whole request, HTTP errors as responses, no redirects, no proxies.
+pub fn http_agent(config: &Config) -> Result<Agent, Error> {
+    let roots = match &config.ca_bundle {
+        Some(path) => RootCerts::Specific(Arc::new(crate::roots::with_bundle(path)?)),
+        None => RootCerts::WebPki,
+    };
+    let tls = TlsConfig::builder().provider(TlsProvider::Rustls).root_certs(roots).build();
+    Ok(Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(config.timeout))
+        // Proxies from the environment are not honoured: the layer must not
+        // read the live environment, and S3 is reached directly in Lambda.
+        .proxy(None)
+        .user_agent(concat!("rampart/", env!("CARGO_PKG_VERSION")))
+        .tls_config(tls)
+        .build()
+        .new_agent())
+}
+
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
@@ -393,7 +400,9 @@ fn io_error_kind(io: &io::Error) -> ErrorKind {
     }
 }
 
-fn transport_error(e: ureq::Error, host: &str, config: &Config) -> Error {
+/// The error for a request that got no HTTP response from `host`, classified
+/// (DNS, connect, timeout, TLS, protocol) and said in one line.
+pub fn transport_error(e: ureq::Error, host: &str, config: &Config) -> Error {
     let kind = transport_error_kind(&e);
     let detail = match (kind, &e) {
         (ErrorKind::Timeout, _) => format!("no complete response from {host} within {:?} ({e})", config.timeout),

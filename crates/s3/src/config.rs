@@ -111,6 +111,18 @@ impl Config {
 /// Profiles that get credentials from a role, SSO or a process are reported as
 /// unsupported, with the AWS CLI command that exports them as variables.
 pub fn resolve_cli(profile: Option<&str>, get: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
+    resolve_cli_for(profile, get, &["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"])
+}
+
+/// [`resolve_cli`] for another service: the same profile, credentials,
+/// region and CA bundle, the endpoint from the first of `endpoint_vars`
+/// that is set (`AWS_ENDPOINT_URL_LAMBDA`, then `AWS_ENDPOINT_URL`, as the
+/// AWS SDKs do), else the profile's `endpoint_url`.
+pub fn resolve_cli_for(
+    profile: Option<&str>,
+    get: &dyn Fn(&str) -> Option<String>,
+    endpoint_vars: &[&'static str],
+) -> Result<Config, Error> {
     let explicit = profile.map(str::trim).filter(|p| !p.is_empty());
     let (name, name_source) = match explicit {
         Some(p) => (p.to_owned(), "given"),
@@ -194,7 +206,7 @@ pub fn resolve_cli(profile: Option<&str>, get: &dyn Fn(&str) -> Option<String>) 
         },
     };
     validate_region(&region, &region_source)?;
-    let endpoint = match first_var(get, &["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]) {
+    let endpoint = match first_var(get, endpoint_vars) {
         Some((var, url)) => Some((url, var.to_owned())),
         None => from_profile("endpoint_url")
             .map(|url| (url, format!("endpoint_url in [{config_header}] of {}", config_file.describe()))),
@@ -226,7 +238,7 @@ fn validate_region(region: &str, source: &str) -> Result<(), Error> {
 
 /// A parsed endpoint override.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Endpoint {
+pub struct Endpoint {
     /// `http` or `https`.
     pub scheme: &'static str,
     /// `host[:port]` as written (port kept for the URL).
@@ -238,6 +250,7 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
+    /// Parses `http(s)://host[:port][/base]`; the error says what is wrong.
     pub fn parse(url: &str) -> Result<Endpoint, String> {
         let (scheme, rest) = if let Some(rest) = strip_prefix_ci(url, "https://") {
             ("https", rest)

@@ -17,6 +17,10 @@
 //!   (`https://BUCKET.s3.REGION.amazonaws.com/KEY`; path-style for dotted
 //!   bucket names, which the wildcard certificate does not cover), path-style
 //!   against an endpoint override (`{endpoint}/BUCKET/KEY`).
+//! - [`http_agent`], [`transport_error`], [`resolve_cli_for`], [`Endpoint`]:
+//!   the same agent, transport-error classification, credential and region
+//!   resolution and endpoint parsing for rampart's other AWS clients
+//!   (`rampart-aws`: Lambda, CloudWatch Logs), without S3's addressing.
 //! - [`Error`]: one line saying which request failed and why, with S3's error
 //!   code and message; [`ErrorKind`] classifies it (DNS, connect, timeout,
 //!   TLS, denied, missing bucket, 5xx, truncated body, too large, ...).
@@ -33,7 +37,7 @@ mod location;
 mod profile;
 mod roots;
 
-pub use client::{Client, GetObject, Object};
-pub use config::{Config, Credentials, DEFAULT_CLI_REGION, DEFAULT_CLI_TIMEOUT, resolve_cli};
+pub use client::{Client, GetObject, Object, http_agent, transport_error};
+pub use config::{Config, Credentials, DEFAULT_CLI_REGION, DEFAULT_CLI_TIMEOUT, Endpoint, resolve_cli, resolve_cli_for};
 pub use error::{Error, ErrorKind};
 pub use location::{Location, POLICY_OBJECT, validate_bucket};
