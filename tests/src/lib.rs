@@ -20,6 +20,8 @@ pub mod rie;
 
 pub mod layer;
 
+pub mod moto;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -137,7 +137,8 @@ impl Client {
             secret_access_key: &c.secret_access_key,
             session_token: c.session_token.as_deref(),
         };
-        let request = sigv4::Request { method, path: &path, query: "", headers: &headers, payload_sha256: &payload_hash };
+        let request =
+            sigv4::Request { method, path: &path, query: "", headers: &headers, payload_sha256: &payload_hash };
         let added = sigv4::sign_headers(
             &request,
             &creds,

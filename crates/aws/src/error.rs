@@ -21,13 +21,7 @@ pub struct Error {
 impl Error {
     /// A configuration, credentials or transport failure found by `rampart-s3`.
     pub(crate) fn from_s3(operation: &str, e: &rampart_s3::Error) -> Error {
-        Error {
-            operation: operation.to_owned(),
-            detail: e.to_string(),
-            status: None,
-            code: None,
-            kind: Some(e.kind()),
-        }
+        Error { operation: operation.to_owned(), detail: e.to_string(), status: None, code: None, kind: Some(e.kind()) }
     }
 
     /// Bad configuration found here (an endpoint that does not parse).
@@ -127,16 +121,28 @@ pub(crate) fn parse_error(header: Option<&str>, body: &[u8]) -> (Option<String>,
     let doc: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     let text = |key: &str| doc.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty());
     let from_header = header.map(|h| h.split(':').next().unwrap_or(h).trim()).filter(|h| !h.is_empty());
+    // Some front ends (and moto's authentication) answer in the query protocol's XML.
+    let xml = String::from_utf8_lossy(body);
+    let element = |name: &str| {
+        let from = xml.find(&format!("<{name}>"))? + name.len() + 2;
+        let len = xml[from..].find(&format!("</{name}>"))?;
+        Some(xml[from..from + len].trim()).filter(|s| !s.is_empty())
+    };
     let code = from_header
         .or_else(|| text("__type"))
         .or_else(|| text("code"))
         .or_else(|| text("Code"))
+        .or_else(|| element("Code"))
         .map(|c| c.rsplit('#').next().unwrap_or(c).to_owned());
-    let message = text("message").or_else(|| text("Message")).or_else(|| text("errorMessage")).map(|m| {
-        // One line, and not a page of it.
-        let one: String = m.split_whitespace().collect::<Vec<_>>().join(" ");
-        if one.chars().count() > 500 { one.chars().take(500).chain("…".chars()).collect() } else { one }
-    });
+    let message = text("message")
+        .or_else(|| text("Message"))
+        .or_else(|| text("errorMessage"))
+        .or_else(|| element("Message"))
+        .map(|m| {
+            // One line, and not a page of it.
+            let one: String = m.split_whitespace().collect::<Vec<_>>().join(" ");
+            if one.chars().count() > 500 { one.chars().take(500).chain("…".chars()).collect() } else { one }
+        });
     (code, message)
 }
 
@@ -160,6 +166,12 @@ mod tests {
         );
         assert_eq!(code.as_deref(), Some("ResourceNotFoundException"));
         assert_eq!(message.as_deref(), Some("The specified log group does not exist."));
+        let (code, message) = parse_error(
+            None,
+            b"<ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></Errors></ErrorResponse>",
+        );
+        assert_eq!(code.as_deref(), Some("InvalidClientTokenId"));
+        assert_eq!(message.as_deref(), Some("The security token included in the request is invalid."));
         let (code, message) = parse_error(None, b"<html>502 Bad Gateway</html>");
         assert_eq!((code, message), (None, None));
         let (_, message) = parse_error(None, "{\"message\":\"a\\n  b\"}".as_bytes());

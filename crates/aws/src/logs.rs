@@ -47,8 +47,7 @@ pub struct Event {
 pub fn filter_log_events(client: &Client, request: &FilterLogEvents<'_>) -> Result<Page, Error> {
     let operation = format!("logs:FilterLogEvents {}", request.log_group_name);
     let body = serde_json::to_vec(request).map_err(|e| Error::protocol(&operation, e.to_string()))?;
-    let headers =
-        [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "Logs_20140328.FilterLogEvents")];
+    let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "Logs_20140328.FilterLogEvents")];
     let value = client.call(&operation, "POST", "/", &headers, Some(&body))?;
     serde_json::from_value(value)
         .map_err(|e| Error::protocol(&operation, format!("the answer is not a FilterLogEvents page: {e}")))

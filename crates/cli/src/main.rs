@@ -4,13 +4,16 @@
 //!
 //! Exit codes: 0 success; 1 `policy diff` found differences; 2 bad input
 //! (missing or unreadable file, invalid JSON or rule, unknown category or
-//! mode, unwritable output, a signature that does not verify) or an S3
-//! failure (no credentials, access denied, no such bucket, network),
+//! mode, unwritable output, a signature that does not verify) or an AWS
+//! failure (no credentials, access denied, no such bucket or function,
+//! a failed Lambda update, network),
 //! always reported as one line on stderr that starts with `rampart: `.
 
 #![forbid(unsafe_code)]
 
+mod aws;
 mod files;
+mod instrument;
 mod keys;
 mod learn;
 mod policy;
@@ -61,6 +64,81 @@ enum Command {
     /// The library is RAMPART_LIB, or librampart.so next to this binary.
     /// Exit status is the command's; 127 when it cannot be found.
     Run(RunArgs),
+    /// Attach rampart to a Lambda function: its layer and its two variables.
+    ///
+    /// Reads the function's configuration, adds the layer (other layers keep
+    /// their order; an older version of the same layer is replaced in place),
+    /// sets AWS_LAMBDA_EXEC_WRAPPER=/opt/rampart/wrapper and RAMPART_POLICY
+    /// (every other variable kept), saves what it replaced in the variable
+    /// RAMPART_UNINSTRUMENT, updates the function and waits until Lambda
+    /// reports the update Successful. Prints the change. Refuses to replace
+    /// another exec wrapper unless --force. Running it again changes nothing.
+    /// Needs lambda:GetFunctionConfiguration and lambda:UpdateFunctionConfiguration.
+    Instrument(InstrumentArgs),
+    /// Detach rampart from a Lambda function: back to the state before `rampart instrument`.
+    ///
+    /// Removes rampart's layer (any version; the other layers keep their
+    /// order) and puts AWS_LAMBDA_EXEC_WRAPPER and RAMPART_POLICY back as they
+    /// were before the first instrument (unset, or the wrapper --force
+    /// replaced), from the saved RAMPART_UNINSTRUMENT variable, which goes too.
+    /// Other variables are kept as they are now. Waits for the update.
+    Uninstrument(UninstrumentArgs),
+}
+
+/// How the Lambda and CloudWatch Logs commands find credentials, region and
+/// endpoint: as the S3 commands do (AWS_ACCESS_KEY_ID, ..., AWS_REGION, the
+/// shared files and profiles), the endpoint from AWS_ENDPOINT_URL_LAMBDA or
+/// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, then AWS_ENDPOINT_URL.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AwsOpts {
+    /// The profile in ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, else `default`).
+    /// Without it, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment come first.
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+    /// The function's region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, else us-east-1).
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+}
+
+/// Options of `rampart instrument`.
+#[derive(Args, Debug)]
+pub struct InstrumentArgs {
+    /// The function: its name, partial ARN or ARN (not a version or alias).
+    #[arg(long, value_name = "NAME", required = true)]
+    pub function: String,
+    /// The rampart layer version: arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION.
+    #[arg(long, value_name = "ARN", required = true)]
+    pub layer: String,
+    /// Where the layer reads the policy: s3://BUCKET/PREFIX (s3://BUCKET alone: PREFIX = the function's name).
+    #[arg(long, value_name = "S3_URL", required = true)]
+    pub policy: String,
+    /// Replace another exec wrapper (AWS_LAMBDA_EXEC_WRAPPER); uninstrument puts it back.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the change (layers and variables before -> after) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for Lambda to finish the update, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub wait_timeout: u64,
+    #[command(flatten)]
+    pub aws: AwsOpts,
+}
+
+/// Options of `rampart uninstrument`.
+#[derive(Args, Debug)]
+pub struct UninstrumentArgs {
+    /// The function: its name, partial ARN or ARN.
+    #[arg(long, value_name = "NAME", required = true)]
+    pub function: String,
+    /// Print the change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for Lambda to finish the update, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub wait_timeout: u64,
+    #[command(flatten)]
+    pub aws: AwsOpts,
 }
 
 /// Options of `rampart run`.
@@ -96,8 +174,22 @@ pub struct LearnArgs {
     pub json: bool,
     /// Log files to read; standard input when none is given (`-` also means
     /// standard input).
-    #[arg(value_name = "LOG")]
+    #[arg(value_name = "LOG", conflicts_with = "function")]
     pub logs: Vec<PathBuf>,
+    /// Read the function's CloudWatch log group (/aws/lambda/NAME) instead,
+    /// with FilterLogEvents and the filter pattern `{ $.rampart = 1 }`.
+    /// Needs logs:FilterLogEvents.
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// With --function: how far back to read, e.g. 30m, 6h, 2d (s, m, h, d).
+    #[arg(long, value_name = "DURATION", default_value = "24h", requires = "function")]
+    pub since: String,
+    /// With --function: read every event of the group, not only those the
+    /// JSON filter pattern matches (for log formats that wrap rampart's lines).
+    #[arg(long, requires = "function")]
+    pub no_filter: bool,
+    #[command(flatten)]
+    pub aws: AwsOpts,
 }
 
 #[derive(Subcommand, Debug)]
@@ -284,6 +376,8 @@ fn main() -> ExitCode {
         Command::Learn(args) => learn::run(args),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Run(args) => run::run(args),
+        Command::Instrument(args) => instrument::instrument(args),
+        Command::Uninstrument(args) => instrument::uninstrument(args),
     };
     match result {
         Ok(code) => code,
@@ -309,8 +403,15 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         }
         _ => {
             let text = e.render().to_string();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
-            let first = first.trim().strip_prefix("error: ").unwrap_or(first.trim());
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("invalid arguments");
+            let mut first = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+            // "the following required arguments were not provided:" names them on the next line.
+            if first.ends_with(':')
+                && let Some(next) = lines.next()
+            {
+                first = format!("{first} {next}");
+            }
             eprintln!("rampart: {first} (see --help)");
             ExitCode::from(2)
         }
