@@ -36,8 +36,9 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::runtimes_common::TempDir;
@@ -59,9 +60,17 @@ import base64, io, json, os, sys, zipfile
 import boto3
 _kw = dict(endpoint_url=os.environ["MOTO_ENDPOINT"], region_name="us-east-1",
            aws_access_key_id="testing", aws_secret_access_key="testing")
-lam = boto3.client("lambda", **_kw)
-logs = boto3.client("logs", **_kw)
-iam = boto3.client("iam", **_kw)
+
+class _Client:
+    """A boto3 client made on first use: each one costs a few hundred ms to load."""
+    def __init__(self, name):
+        self._name, self._client = name, None
+    def __getattr__(self, attr):
+        if self._client is None:
+            self._client = boto3.client(self._name, **_kw)
+        return getattr(self._client, attr)
+
+lam, logs, iam = _Client("lambda"), _Client("logs"), _Client("iam")
 
 def _zip(name, text):
     buf = io.BytesIO()
@@ -90,6 +99,23 @@ def function(name, layers=(), env=None):
     return lam.create_function(**kw)["FunctionArn"]
 "##;
 
+/// The interpreter `python3` on PATH runs, found once: pyenv's `python3` is
+/// a shell script that costs about half a second per start, and a suite
+/// starts dozens of setup scripts.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            .filter(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from("python3"))
+    })
+}
+
 /// A running moto server; killed on drop.
 pub struct Moto {
     child: Child,
@@ -101,7 +127,7 @@ impl Moto {
     /// Starts a server on a free loopback port. Panics, saying how to
     /// install it, when moto is missing.
     pub fn start() -> Moto {
-        let probe = Command::new("python3").args(["-c", "import moto.server, boto3"]).output();
+        let probe = Command::new(python()).args(["-c", "import moto.server, boto3"]).output();
         match probe {
             Ok(o) if o.status.success() => {}
             _ => panic!("moto's server or boto3 is not importable by python3: {INSTALL_HINT}"),
@@ -112,7 +138,7 @@ impl Moto {
         for _ in 0..START_ATTEMPTS {
             let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
             let out = std::fs::File::create(&log).expect("moto log");
-            let mut child = Command::new("python3")
+            let mut child = Command::new(python())
                 .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
                 .env_remove("LD_PRELOAD")
                 .stdin(Stdio::null())
@@ -155,7 +181,7 @@ impl Moto {
     /// Runs a boto3 script (after [`PRELUDE`]) with `input` on its stdin;
     /// returns its stdout, panics with its stderr when it fails.
     pub fn py(&self, script: &str, input: &str) -> String {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python())
             .arg("-c")
             .arg(format!("{PRELUDE}\n{script}"))
             .env("MOTO_ENDPOINT", self.endpoint())

@@ -9,6 +9,9 @@
 //!   `bin/dotnet` under the package directory).
 //! - botocore (PyPI): the AWS SDK for Python's signer, the oracle of
 //!   crates/sigv4/tests/botocore.rs (`python3 -c 'import botocore'`).
+//! - moto's server and boto3 (PyPI `moto[server]`): Lambda, CloudWatch Logs
+//!   and IAM on loopback for tests/tests/cli_aws.rs (`rampart instrument`,
+//!   `rampart learn --function`), set up with boto3.
 //! - s3s-fs (crates.io, `cargo install`): a local S3 server that verifies
 //!   SigV4, for the policy fetch and `rampart policy push/pull` suites
 //!   (tests/src/s3s.rs). Built from source: a few minutes on a clean
@@ -83,9 +86,29 @@ pub fn ensure_runtimes() -> Result<(), String> {
         println!("    botocore: missing, installing");
         pip_install("botocore")?;
     }
+    ensure_moto()?;
     let s3s_fs = ensure_s3s_fs()?;
     println!("    s3s-fs: {}", s3s_fs.display());
     ensure_lambda()
+}
+
+/// The moto release tests/src/moto.rs describes (its notes on what moto
+/// checks are for this version); installed only when moto's server or
+/// boto3 cannot be imported, so a machine with another moto keeps it.
+const MOTO_SPEC: &str = "moto[server]==5.2.1";
+
+/// moto's server (Lambda, CloudWatch Logs, IAM) and boto3 for the
+/// `rampart instrument` / `learn --function` suite (tests/tests/cli_aws.rs).
+fn ensure_moto() -> Result<(), String> {
+    let import = "import importlib.metadata as m, moto.server, flask_cors, boto3; print(m.version('moto'))";
+    match output(Command::new("python3").args(["-c", import])) {
+        Ok(version) => println!("    moto[server]: installed ({})", version.trim()),
+        Err(_) => {
+            println!("    moto[server]: missing, installing {MOTO_SPEC}");
+            pip_install(MOTO_SPEC)?;
+        }
+    }
+    Ok(())
 }
 
 /// Where s3s-fs may be, in the order tests/src/s3s.rs looks: `$S3S_FS`, then

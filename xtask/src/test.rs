@@ -105,7 +105,7 @@ pub fn main(opts: Options) -> i32 {
         step("tools", "rustfmt, clippy and cargo-fuzz, installed only if missing", ensure_tools),
         step(
             "runtimes",
-            "java, javac, mcs, dotnetcore2, botocore, s3s-fs, shellcheck, the Lambda emulator and runtime clients, installed only if missing",
+            "java, javac, mcs, dotnetcore2, botocore, moto[server], s3s-fs, shellcheck, the Lambda emulator and runtime clients, installed only if missing",
             ensure_runtimes,
         ),
         cargo_step("fmt", &["fmt", "--all", "--", "--check"]),

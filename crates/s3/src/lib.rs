@@ -38,6 +38,8 @@ mod profile;
 mod roots;
 
 pub use client::{Client, GetObject, Object, http_agent, transport_error};
-pub use config::{Config, Credentials, DEFAULT_CLI_REGION, DEFAULT_CLI_TIMEOUT, Endpoint, resolve_cli, resolve_cli_for};
+pub use config::{
+    Config, Credentials, DEFAULT_CLI_REGION, DEFAULT_CLI_TIMEOUT, Endpoint, resolve_cli, resolve_cli_for,
+};
 pub use error::{Error, ErrorKind};
 pub use location::{Location, POLICY_OBJECT, validate_bucket};
