@@ -495,6 +495,22 @@ region = us-west-2
     }
 
     #[test]
+    fn other_services_take_their_own_endpoint_variables() {
+        let home = Home::new(CREDENTIALS, CONFIG);
+        let lambda = ["AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"];
+        let endpoint = |extra: &[(&str, &str)]| resolve_cli_for(None, &home.vars(extra), &lambda).unwrap().endpoint;
+        let all = [("AWS_ENDPOINT_URL_S3", "http://s3:1"), ("AWS_ENDPOINT_URL", "http://all:2")];
+        assert_eq!(endpoint(&all).as_deref(), Some("http://all:2"));
+        let with_lambda = [all[0], all[1], ("AWS_ENDPOINT_URL_LAMBDA", "http://lambda:3")];
+        assert_eq!(endpoint(&with_lambda).as_deref(), Some("http://lambda:3"));
+        assert_eq!(endpoint(&all[..1]), None);
+        // Credentials and region as for S3.
+        let c = resolve_cli_for(Some("dev"), &home.vars(&[]), &lambda).unwrap();
+        assert_eq!((c.credentials.access_key_id.as_str(), c.region.as_str()), ("AKDEV", "ap-southeast-2"));
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    }
+
+    #[test]
     fn cli_file_locations_come_from_variables() {
         let home = Home::new("", "");
         let elsewhere = Home::new(CREDENTIALS, CONFIG);
