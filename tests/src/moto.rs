@@ -173,6 +173,13 @@ impl Moto {
         ]
     }
 
+    /// How many requests moto has logged whose request line contains
+    /// `needle` (werkzeug logs `"PUT /2015-03-31/functions/f/configuration HTTP/1.1" 200 -`).
+    pub fn requests(&self, needle: &str) -> usize {
+        let log = std::fs::read(self.dir.path().join("log")).unwrap_or_default();
+        String::from_utf8_lossy(&log).lines().filter(|l| l.contains(needle)).count()
+    }
+
     /// A scratch directory that lives as long as the server.
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()

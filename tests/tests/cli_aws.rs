@@ -144,6 +144,8 @@ fn instrument_a_fresh_function_then_again_then_uninstrument() {
     );
     assert_eq!(dry.stdout, format!("{expected_change}dry run: nothing changed\n"), "{dry:#?}");
     assert_eq!(w.config("orders"), before);
+    let updates = || w.moto.requests("\"PUT /2015-03-31/functions/orders/configuration HTTP/1.1\" 200");
+    assert_eq!(updates(), 0);
 
     let done = w.instrument("orders", &rampart[1], &[]);
     done.ok();
@@ -172,6 +174,7 @@ fn instrument_a_fresh_function_then_again_then_uninstrument() {
         format!("orders is already instrumented with {} and s3://policies/orders: nothing to change\n", rampart[1])
     );
     assert_eq!(w.config("orders"), after);
+    assert_eq!(updates(), 1, "the second instrument sent an update");
 
     // uninstrument --dry-run, then for real: exactly the state before.
     let dry = w.run(&["uninstrument", "--function", "orders", "--dry-run"]);
@@ -183,6 +186,7 @@ fn instrument_a_fresh_function_then_again_then_uninstrument() {
     let again = w.run(&["uninstrument", "--function", "orders"]);
     assert_eq!(again.ok().stdout, "orders is not instrumented (no RAMPART_UNINSTRUMENT variable): nothing to change\n");
     assert_eq!(w.config("orders"), before);
+    assert_eq!(updates(), 2);
 
     // A function with no layers and no variables at all comes back to none.
     w.function("bare", &[], None);
