@@ -263,7 +263,9 @@ fn another_exec_wrapper_is_refused_without_force_and_restored() {
 fn bad_input_is_one_clear_line_and_changes_nothing() {
     let w = World::new();
     let rampart = w.layers("rampart", 1);
-    let five: Vec<String> = (1..=5).flat_map(|i| w.layers(&format!("l{i}"), 1)).collect();
+    let five: Vec<String> =
+        w.moto.py("for i in range(1, 6): print(layer(f'l{i}'))", "").lines().map(str::to_owned).collect();
+    assert_eq!(five, (1..=5).map(|i| layer_arn(&format!("l{i}"), 1)).collect::<Vec<_>>());
     w.function("full", &five, Some(&[("K", "v")]));
     let big = "x".repeat(4000);
     w.function("roomy", &[], Some(&[("BIG", &big)]));
@@ -321,6 +323,10 @@ fn bad_input_is_one_clear_line_and_changes_nothing() {
     env[0].1 = "http://127.0.0.1:9".to_owned();
     let e = w.run_env(&["uninstrument", "--function", "small"], &env).fails();
     assert!(e.contains("cannot connect to 127.0.0.1:9"), "{e}");
+    // AWS_ENDPOINT_URL_LAMBDA wins over AWS_ENDPOINT_URL.
+    env.push(("AWS_ENDPOINT_URL_LAMBDA".to_owned(), w.moto.endpoint()));
+    let out = w.run_env(&["uninstrument", "--function", "small"], &env);
+    assert!(out.ok().stdout.contains("small is not instrumented"), "{out:#?}");
 }
 
 /// A rampart event line.
@@ -446,6 +452,14 @@ fn learn_from_a_missing_log_group_or_with_bad_options() {
     assert!(e.contains("cannot be used with"), "{e}");
     let e = w.run(&["learn", "--region", "eu-west-1", "log.txt"]).fails();
     assert_eq!(e, "rampart: --profile and --region go with --function (reading a log group)");
+    // AWS_ENDPOINT_URL_CLOUDWATCH_LOGS wins over AWS_ENDPOINT_URL: moto answers, not the dead port.
+    let mut env = w.moto.env();
+    env[0].1 = "http://127.0.0.1:9".to_owned();
+    let e = w.run_env(&["learn", "--function", "ghost"], &env).fails();
+    assert!(e.contains("cannot connect to 127.0.0.1:9"), "{e}");
+    env.push(("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".to_owned(), w.moto.endpoint()));
+    let e = w.run_env(&["learn", "--function", "ghost"], &env).fails();
+    assert!(e.starts_with("rampart: log group /aws/lambda/ghost not found"), "{e}");
 }
 
 /// moto with authentication on: the Logs request's signature is recomputed
