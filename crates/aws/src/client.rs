@@ -93,8 +93,8 @@ impl Client {
 
     /// Sends one signed request and returns the answer's JSON (`null` for
     /// an empty body). `path` is URI-encoded as sent; `headers` are signed.
-    /// Throttling, 5xx and failed connections are retried ([`ATTEMPTS`]
-    /// in all, pauses from [`FIRST_BACKOFF`] doubling, with jitter).
+    /// Throttling, 5xx and failed connections are retried (4 attempts in
+    /// all, pauses of 0.3, 0.6 and 1.2 s plus up to half as much jitter).
     pub fn call(
         &self,
         operation: &str,

@@ -25,7 +25,7 @@
 //! bring in the SDK runtime (`aws-smithy-*`, `aws-config`, hyper, tokio, an
 //! async executor) — hundreds of crates and several MB of binary — for three
 //! operations, two of them one JSON object each. The signer and the HTTP
-//! client are already in the workspace for S3; this crate adds about 600
+//! client are already in the workspace for S3; this crate adds a few hundred
 //! lines on top of them.
 #![forbid(unsafe_code)]
 

@@ -18,8 +18,8 @@ pub fn client(service: Service, opts: &AwsOpts) -> Result<Client, Fail> {
     Client::new(service, config).map_err(|e| aws_fail(&e, ""))
 }
 
-/// One line for a failed Lambda or Logs request. `permission` is the IAM
-/// action it needs; `not_found` what a ResourceNotFoundException means here.
+/// One line for a failed Lambda or Logs request, with a hint for the
+/// common codes. `permission` is the IAM action the request needs.
 pub fn aws_fail(e: &rampart_aws::Error, permission: &str) -> Fail {
     if e.kind() == Some(rampart_s3::ErrorKind::Credentials) {
         let text = e.to_string();

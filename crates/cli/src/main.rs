@@ -31,9 +31,10 @@ use files::Fail;
 /// rampart protects AWS Lambda functions (and any dynamically linked Linux
 /// process) at run time: it checks every file open, connection, program
 /// launch, AWS API call and invocation input against an allowlist policy.
-/// This command learns that policy from the function's logs; checks,
-/// shows, edits, compares and signs policy files; and moves them to and
-/// from the S3 folder the layer reads.
+/// This command attaches the layer to a Lambda function and detaches it;
+/// learns the policy from the function's logs (files or its CloudWatch log
+/// group); checks, shows, edits, compares and signs policy files; and moves
+/// them to and from the S3 folder the layer reads.
 #[derive(Parser, Debug)]
 #[command(name = "rampart", version, max_term_width = 100)]
 struct Cli {
@@ -53,6 +54,10 @@ enum Command {
     /// numbered files and ephemeral local ports are generalised, nothing
     /// else. Block lines are never learned (that would allow what was
     /// blocked). A summary of the added rules goes to stderr.
+    ///
+    /// With --function NAME the lines come from the function's CloudWatch
+    /// log group (/aws/lambda/NAME, FilterLogEvents since --since ago), with
+    /// a progress line per page on stderr.
     Learn(LearnArgs),
     /// Check, show, edit, compare and sign policy.json files; push and pull them to and from S3.
     #[command(subcommand)]
