@@ -108,6 +108,12 @@ resource "aws_lambda_function" "function" {
   source_code_hash = filebase64sha256(var.package_file)
   architectures    = [var.architecture]
   layers           = [var.layer_arn]
+  # Each rampart line is then a log event of its own, which the metric
+  # filter's JSON pattern and Logs Insights' field discovery read (the JSON
+  # log format would wrap it in a "message" string).
+  logging_config {
+    log_format = "Text"
+  }
   environment {
     variables = local.environment
   }

@@ -241,6 +241,7 @@ fn sam_and_cloudformation_templates_pass_cfn_lint() {
     assert_eq!(f["Layers"], json!([{"Ref": "RampartLayerArn"}]), "CloudFormation: the layer");
     assert_eq!(f["Architectures"], json!([{"Ref": "Architecture"}]), "CloudFormation");
     check_function_environment("CloudFormation", &f["Environment"]["Variables"]);
+    assert_eq!(f["LoggingConfig"]["LogFormat"], "Text", "CloudFormation: lines as events of their own");
     // A new role or an existing one: both branches, and the read policy on
     // whichever it is.
     assert_eq!(f["Role"]["Fn::If"][0], "CreateRole", "CloudFormation: {}", f["Role"]);
@@ -257,6 +258,7 @@ fn sam_and_cloudformation_templates_pass_cfn_lint() {
     assert_eq!(f["Layers"], json!([{"Ref": "RampartLayerArn"}]), "SAM: the layer");
     assert_eq!(f["Architectures"], json!([{"Ref": "Architecture"}]), "SAM");
     check_function_environment("SAM", &f["Environment"]["Variables"]);
+    assert_eq!(f["LoggingConfig"]["LogFormat"], "Text", "SAM: lines as events of their own");
     check_iam("SAM", &f["Policies"], &object);
     check_logs("SAM", sam_tpl);
     check_parameters("SAM", sam_tpl);
@@ -398,6 +400,7 @@ fn terraform_parses_and_references_resolve() {
     assert_eq!(f["architectures"], json!(["${var.architecture}"]));
     assert_eq!(f["environment"][0]["variables"], "${local.environment}");
     assert_eq!(f["role"], "${local.role_arn}");
+    assert_eq!(hcl_str(&f["logging_config"][0]["log_format"]), "Text", "lines as events of their own");
     assert_eq!(hcl_str(&locals["policy_location"]), "s3://${var.policy_bucket}/${var.policy_prefix}");
     let env = locals["environment"].as_str().expect("local.environment");
     for want in [
@@ -569,6 +572,7 @@ fn cdk_construct_type_checks_and_synthesizes() {
         json!({"AWS_LAMBDA_EXEC_WRAPPER": "/opt/rampart/wrapper", "RAMPART_POLICY": "s3://acme-rampart/rampart-example",
                "RAMPART_REQUIRE": "1"})
     );
+    assert_eq!(f["LoggingConfig"]["LogFormat"], "Text", "lines as events of their own");
     assert_eq!(resources_of(&a, "AWS::IAM::Role").len(), 1, "a new role");
     let object = json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::acme-rampart/rampart-example/policy.json"]]});
     check_iam("CDK (new role)", &a["Resources"], &object);
@@ -580,6 +584,7 @@ fn cdk_construct_type_checks_and_synthesizes() {
     let f = lambda_function(&b);
     assert_eq!(f["Architectures"], json!(["arm64"]));
     assert_eq!(f["Role"], role, "the existing role");
+    assert_eq!(f["LoggingConfig"]["LogFormat"], "Text");
     assert_eq!(f["Environment"]["Variables"]["RAMPART_MODE"], "block");
     assert_eq!(f["Environment"]["Variables"]["RAMPART_POLICY"], "s3://acme-rampart/prod/orders");
     assert!(resources_of(&b, "AWS::IAM::Role").is_empty(), "no new role");

@@ -73,6 +73,10 @@ export class RampartProtection extends Construct {
     if (props.requireProtection ?? true) {
       fn.addEnvironment("RAMPART_REQUIRE", "1");
     }
+    // Each rampart line is then a log event of its own, which the metric
+    // filter's JSON pattern and Logs Insights' field discovery read (the
+    // JSON log format would wrap it in a "message" string).
+    (fn.node.defaultChild as lambda.CfnFunction).addPropertyOverride("LoggingConfig.LogFormat", "Text");
 
     // What the layer needs, and only that: read the one policy object.
     const bucket = s3.Bucket.fromBucketName(this, "PolicyBucket", props.policyBucket);
