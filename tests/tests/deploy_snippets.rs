@@ -453,14 +453,13 @@ fn terraform_parses_and_references_resolve() {
     assert!(undeclared.is_empty(), "undeclared variables: {undeclared:?}");
     let undefined: Vec<String> = references(&texts, "local.").into_iter().filter(|l| !locals.contains_key(l)).collect();
     assert!(undefined.is_empty(), "undefined locals: {undefined:?}");
-    let mut kinds: BTreeSet<String> = resources.iter().map(|(t, _, _)| t.clone()).collect();
-    kinds.extend(data.iter().map(|(t, _, _)| t.clone()));
-    for ty in &kinds {
-        let in_data = data.iter().any(|(t, _, _)| t == ty);
-        let prefix = if in_data { format!("data.{ty}.") } else { format!("{ty}.") };
-        for name in references(&texts, &prefix) {
-            let declared = if in_data { &data } else { &resources };
-            assert!(declared.iter().any(|(t, n, _)| t == ty && *n == name), "{prefix}{name} is not declared");
+    for (declared, data_source) in [(&resources, false), (&data, true)] {
+        let kinds: BTreeSet<&String> = declared.iter().map(|(t, _, _)| t).collect();
+        for ty in kinds {
+            let prefix = if data_source { format!("data.{ty}.") } else { format!("{ty}.") };
+            for name in references(&texts, &prefix) {
+                assert!(declared.iter().any(|(t, n, _)| t == ty && *n == name), "{prefix}{name} is not declared");
+            }
         }
     }
 }
@@ -610,8 +609,8 @@ fn real_lines() -> &'static [Value] {
         let secret = tmp.path().join("secret.txt");
         write(&secret, "x\n");
         let secret = secret.display().to_string();
-        let mut file = base_file_rules();
-        file.retain(|r| !r.ends_with("/**") || !secret.starts_with(r.trim_start_matches("r ").trim_end_matches("**")));
+        // The secret is in a temporary directory, outside every base rule.
+        let file = base_file_rules();
         let rules = |v: &[String]| v.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", ");
         let process = [realpath("/bin/sh"), realpath("/bin/bash"), realpath("/bin/cat")];
         let policy = write_policy(
