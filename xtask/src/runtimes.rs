@@ -38,6 +38,22 @@
 //!   client does (which is not installable here).
 //! - `shellcheck` (apt), which checks the layer's wrapper shims.
 //!
+//! For the deploy/ snippets (tests/tests/deploy_snippets.rs), at the
+//! versions tests/runtimes/deploy/versions.txt names:
+//!
+//! - `cfn-lint` (PyPI), which lints the SAM and CloudFormation templates
+//!   and the one the CDK app synthesizes (it brings aws-sam-translator for
+//!   the SAM transform).
+//! - `python-hcl2` (PyPI), which parses the Terraform files into JSON.
+//! - `hclfmt` (Go, `go install` of HashiCorp's HCL module): HashiCorp's own
+//!   HCL parser and formatter, for a syntax check and `terraform fmt`-style
+//!   canonical layout. No terraform binary installs from the registries
+//!   here, and `terraform validate` would need the AWS provider too.
+//! - `aws-cdk-lib`, `constructs`, `typescript` and `@types/node` (npm), at
+//!   deploy/cdk/package-lock.json's versions, by `npm ci` into
+//!   `CACHE/deploy-cdk-HASH/node_modules/` (HASH: of that lockfile). About
+//!   210 MB and 40 s, once.
+//!
 //! CACHE is `$RAMPART_CACHE_DIR`, else `$XDG_CACHE_HOME/rampart`, else
 //! `~/.cache/rampart` (tests/src/rie.rs computes the same): outside the
 //! target directory so `cargo clean` does not cost a rebuild of the Node
@@ -89,7 +105,8 @@ pub fn ensure_runtimes() -> Result<(), String> {
     ensure_moto()?;
     let s3s_fs = ensure_s3s_fs()?;
     println!("    s3s-fs: {}", s3s_fs.display());
-    ensure_lambda()
+    ensure_lambda()?;
+    ensure_deploy_tools()
 }
 
 /// The moto release tests/src/moto.rs describes (its notes on what moto
@@ -477,5 +494,110 @@ fn ensure_java_ric() -> Result<PathBuf, String> {
         Ok(dir)
     } else {
         Err(format!("mvn finished but {} has no runtime interface client jar", dir.display()))
+    }
+}
+
+/// The versions the deploy/ snippets are checked with, shared with
+/// tests/tests/deploy_snippets.rs.
+const DEPLOY_VERSIONS: &str = include_str!("../../tests/runtimes/deploy/versions.txt");
+
+/// A `KEY=VALUE` of [`DEPLOY_VERSIONS`]; a missing key is a bug in that file.
+fn deploy_version(key: &str) -> &'static str {
+    DEPLOY_VERSIONS
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("tests/runtimes/deploy/versions.txt has no {key}="))
+}
+
+/// The lockfile the CDK packages are installed from.
+const CDK_LOCK: &str = include_str!("../../deploy/cdk/package-lock.json");
+const CDK_PACKAGE: &str = include_str!("../../deploy/cdk/package.json");
+
+/// FNV-1a, 64 bits: names the CDK cache directory after the lockfile's
+/// contents (tests/tests/deploy_snippets.rs computes the same), so a new
+/// lockfile gets a fresh install.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// What tests/tests/deploy_snippets.rs runs; one line per tool.
+fn ensure_deploy_tools() -> Result<(), String> {
+    ensure_pip_version("cfn-lint", "cfnlint", deploy_version("CFN_LINT_VERSION"))?;
+    ensure_pip_version("python-hcl2", "hcl2", deploy_version("PYTHON_HCL2_VERSION"))?;
+    let hclfmt = ensure_go_tool(deploy_version("HCL_MODULE"), "cmd/hclfmt", deploy_version("HCL_VERSION"))?;
+    println!("    hclfmt: {}", hclfmt.display());
+    let cdk = ensure_cdk()?;
+    println!("    aws-cdk-lib, typescript (npm): {}", cdk.display());
+    Ok(())
+}
+
+/// A PyPI distribution at an exact version for the python3 on PATH
+/// (`module` is what it imports as).
+fn ensure_pip_version(dist: &str, module: &str, version: &str) -> Result<(), String> {
+    let probe = format!("import importlib.metadata as m, {module}; print(m.version('{dist}'))");
+    match output(Command::new("python3").args(["-c", &probe])).as_deref().map(str::trim) {
+        Ok(found) if found == version => {
+            println!("    {dist}: installed");
+            return Ok(());
+        }
+        Ok(found) => println!("    {dist}: {found} installed, installing {version}"),
+        Err(_) => println!("    {dist}: missing, installing {version}"),
+    }
+    pip_install(&format!("{dist}=={version}"))
+}
+
+/// A Go command from a module at an exact version, in `go_bin_dir()`;
+/// `go version -m` tells which version a binary was built from.
+fn ensure_go_tool(module: &str, command: &str, version: &str) -> Result<PathBuf, String> {
+    let name = command.rsplit('/').next().unwrap_or(command);
+    let path = go_bin_dir()?.join(name);
+    let built_from = |path: &Path| {
+        output(Command::new("go").arg("version").arg("-m").arg(path)).ok().and_then(|text| {
+            text.lines().find_map(|line| {
+                let mut words = line.split_whitespace();
+                (words.next() == Some("mod") && words.next() == Some(module))
+                    .then(|| words.next().map(str::to_owned))?
+            })
+        })
+    };
+    match built_from(&path) {
+        Some(found) if found == version => return Ok(path),
+        Some(found) => println!("    {name}: {} is {found}, not {version}, reinstalling", path.display()),
+        None => println!("    {name}: missing, installing {version}"),
+    }
+    let mut install = Command::new("go");
+    install.args(["install", &format!("{module}/{command}@{version}")]);
+    run(&mut install)?;
+    match built_from(&path) {
+        Some(found) if found == version => Ok(path),
+        other => Err(format!("`{}` finished but {} is {other:?}, not {version}", show(&install), path.display())),
+    }
+}
+
+/// deploy/cdk's npm packages in `CACHE/deploy-cdk-HASH/node_modules/`;
+/// returns that directory.
+fn ensure_cdk() -> Result<PathBuf, String> {
+    let name = format!("deploy-cdk-{:016x}", fnv1a(CDK_LOCK.as_bytes()));
+    let modules = cache_dir().join(&name).join("node_modules");
+    if modules.join("aws-cdk-lib/package.json").is_file() && modules.join("typescript/bin/tsc").is_file() {
+        return Ok(modules);
+    }
+    if !succeeds(Command::new("npm").arg("--version")) {
+        println!("    npm: missing, installing");
+        apt_install("npm")?;
+    }
+    println!("    aws-cdk-lib, typescript (npm): missing, installing deploy/cdk/package-lock.json (about 210 MB)");
+    cached_dir(&name, |dir| {
+        std::fs::write(dir.join("package.json"), CDK_PACKAGE).map_err(|e| format!("package.json: {e}"))?;
+        std::fs::write(dir.join("package-lock.json"), CDK_LOCK).map_err(|e| format!("package-lock.json: {e}"))?;
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(dir);
+        run(&mut npm)
+    })?;
+    if modules.join("aws-cdk-lib/package.json").is_file() {
+        Ok(modules)
+    } else {
+        Err(format!("npm ci finished but {} has no aws-cdk-lib", modules.display()))
     }
 }

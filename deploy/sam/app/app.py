@@ -1,0 +1,5 @@
+"""A placeholder handler: replace it with the function's own code."""
+
+
+def handler(event, context):
+    return {"ok": True}
