@@ -8,7 +8,7 @@
 //! parse, a zip that changes from build to build or grows — fails the
 //! command instead. layer-build/README.md describes the layout.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -110,13 +110,28 @@ pub fn main(args: &[String]) -> Result<(), String> {
         return Err(format!("layer checks failed:\n  - {}", problems.join("\n  - ")));
     }
 
+    step("third-party licences: cargo metadata, the crates' licence files");
+    let mut notices = Vec::new();
+    for arch in &arches {
+        let notice = third_party_notice(arch)?;
+        println!(
+            "  {}: {} crates, {} licence files ({} distinct), {} bytes of rampart/THIRD-PARTY-LICENSES",
+            arch.name,
+            notice.crates,
+            notice.files,
+            notice.distinct,
+            notice.text.len()
+        );
+        notices.push(notice.text);
+    }
+
     step("zips");
     let out_dir = target.join("layer");
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let common = common_files(&root)?;
     let mut over = Vec::new();
-    for arch in &arches {
-        let files = arch_files(&common, &target, arch)?;
+    for (arch, notice) in arches.iter().zip(notices) {
+        let files = arch_files(&common, &target, arch, notice)?;
         let first = zip_bytes(&files)?;
         let second = zip_bytes(&files)?;
         if first != second {
@@ -284,6 +299,195 @@ fn symbols_newer(objdump_t: &str) -> Vec<String> {
         .collect()
 }
 
+/// What `rampart/THIRD-PARTY-LICENSES` of one zip says, and counts for
+/// the build's output.
+struct Notice {
+    text: String,
+    crates: usize,
+    files: usize,
+    distinct: usize,
+}
+
+/// A crate compiled into the libraries: what its manifest says and the
+/// licence files found in its source directory.
+#[derive(Debug)]
+struct ThirdParty {
+    name: String,
+    version: String,
+    /// The SPDX expression of `license`, else `license-file`'s name.
+    license: Option<String>,
+    repository: Option<String>,
+    /// (file name, text), sorted by name.
+    texts: Vec<(String, String)>,
+}
+
+/// File names (any case) that hold licence texts, notices and copyright
+/// statements.
+const LICENSE_PREFIXES: [&str; 6] = ["LICENSE", "LICENCE", "COPYING", "NOTICE", "UNLICENSE", "COPYRIGHT"];
+
+/// The third-party crates of [`PACKAGES`] for `arch` from `cargo metadata
+/// --filter-platform`, with their licence texts; fails when a crate has no
+/// licence text (or no licence at all in its manifest).
+fn third_party_notice(arch: &Arch) -> Result<Notice, String> {
+    let text = util::output(util::cargo().args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--locked",
+        "--filter-platform",
+        arch.triple,
+    ]))?;
+    let meta: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("cargo metadata: {e}"))?;
+    let ids = normal_dependencies(&meta, &PACKAGES)?;
+    let mut crates = Vec::new();
+    let mut missing = Vec::new();
+    for id in ids {
+        let Some(pkg) = meta["packages"].as_array().into_iter().flatten().find(|p| p["id"] == id.as_str()) else {
+            return Err(format!("cargo metadata: no package {id}"));
+        };
+        let krate = read_third_party(pkg)?;
+        if krate.texts.is_empty() || krate.license.is_none() {
+            missing.push(format!("{} {}", krate.name, krate.version));
+        }
+        crates.push(krate);
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "no licence text (a {} file beside Cargo.toml) or no licence in the manifest for: {}; \
+             the {} zip cannot ship them without one",
+            LICENSE_PREFIXES.join("*/"),
+            missing.join(", "),
+            arch.name
+        ));
+    }
+    crates.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    Ok(render_notice(&crates, arch.triple))
+}
+
+/// The ids of every package reachable from the workspace packages named
+/// `roots` through normal dependencies (not build or dev ones) on the
+/// platform `cargo metadata` was filtered for, the workspace's own packages
+/// left out. Proc-macro crates are normal dependencies and stay in: their
+/// generated code is in the libraries. Features are cargo metadata's,
+/// unified over the workspace, so a crate only another member's features
+/// bring in may be listed; none the libraries link is left out.
+fn normal_dependencies(meta: &serde_json::Value, roots: &[&str]) -> Result<BTreeSet<String>, String> {
+    let members: BTreeSet<&str> =
+        meta["workspace_members"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+    let packages = meta["packages"].as_array().ok_or("cargo metadata: no packages")?;
+    let name_of = |id: &str| packages.iter().find(|p| p["id"] == id).and_then(|p| p["name"].as_str());
+    let nodes = meta["resolve"]["nodes"].as_array().ok_or("cargo metadata: no resolve graph")?;
+    let node = |id: &str| nodes.iter().find(|n| n["id"] == id);
+    let mut stack: Vec<String> = Vec::new();
+    for root in roots {
+        let id = members
+            .iter()
+            .find(|id| name_of(id) == Some(root))
+            .ok_or_else(|| format!("cargo metadata: {root} is not a workspace member"))?;
+        stack.push((*id).to_owned());
+    }
+    let mut seen = BTreeSet::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let n = node(&id).ok_or_else(|| format!("cargo metadata: {id} is not in the resolve graph"))?;
+        for dep in n["deps"].as_array().into_iter().flatten() {
+            let normal = dep["dep_kinds"].as_array().into_iter().flatten().any(|k| k["kind"].is_null());
+            if let (true, Some(pkg)) = (normal, dep["pkg"].as_str()) {
+                stack.push(pkg.to_owned());
+            }
+        }
+    }
+    Ok(seen.into_iter().filter(|id| !members.contains(id.as_str())).collect())
+}
+
+/// One package of `cargo metadata`, with the licence files of its source
+/// directory (and a `license-file` elsewhere in it, and the files of a
+/// `LICENSES/` folder).
+fn read_third_party(pkg: &serde_json::Value) -> Result<ThirdParty, String> {
+    let field = |k: &str| pkg[k].as_str().map(str::to_owned);
+    let name = field("name").unwrap_or_default();
+    let version = field("version").unwrap_or_default();
+    let manifest = PathBuf::from(field("manifest_path").ok_or_else(|| format!("{name}: no manifest_path"))?);
+    let dir = manifest.parent().ok_or_else(|| format!("{name}: manifest has no directory"))?;
+    let mut paths: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut add_dir = |d: &Path, all: bool| -> Result<(), String> {
+        for entry in std::fs::read_dir(d).map_err(|e| format!("{}: {e}", d.display()))? {
+            let entry = entry.map_err(|e| format!("{}: {e}", d.display()))?;
+            let file = entry.file_name().to_string_lossy().to_uppercase();
+            if entry.path().is_file() && (all || LICENSE_PREFIXES.iter().any(|p| file.starts_with(p))) {
+                paths.insert(entry.path());
+            }
+        }
+        Ok(())
+    };
+    add_dir(dir, false)?;
+    if dir.join("LICENSES").is_dir() {
+        add_dir(&dir.join("LICENSES"), true)?;
+    }
+    let license_file = field("license_file");
+    if let Some(f) = &license_file {
+        let p = dir.join(f);
+        if p.is_file() {
+            paths.insert(p);
+        }
+    }
+    let mut texts = Vec::new();
+    for p in paths {
+        let rel = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().into_owned();
+        let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        texts.push((rel, String::from_utf8_lossy(&bytes).replace("\r\n", "\n")));
+    }
+    let license = field("license").or_else(|| license_file.map(|f| format!("see {f}")));
+    Ok(ThirdParty { name, version, license, repository: field("repository"), texts })
+}
+
+/// The notice: a table of the crates, then every licence file, in crate
+/// (name, version) order; a text identical to one already written is
+/// named, not repeated.
+fn render_notice(crates: &[ThirdParty], triple: &str) -> Notice {
+    let rule = "=".repeat(78);
+    let mut out = format!(
+        "Third-party software in librampart.so and librampart_fetch.so ({triple})\n\n\
+         These crates are compiled into the two libraries: the normal dependencies of\n\
+         rampart-preload and rampart-fetch for this target, from `cargo metadata`\n\
+         (proc-macro crates included). Each is used under the licence its manifest\n\
+         names (an SPDX expression: OR means a choice, AND means all apply); the\n\
+         licence files of each crate follow the list. rampart's own crates are under\n\
+         rampart/LICENSE.\n\n"
+    );
+    let width = crates.iter().map(|c| c.name.len() + c.version.len() + 1).max().unwrap_or(0);
+    for c in crates {
+        let id = format!("{} {}", c.name, c.version);
+        let license = c.license.as_deref().unwrap_or("-");
+        match &c.repository {
+            Some(repo) => out.push_str(&format!("{id:<width$}  {license}  {repo}\n")),
+            None => out.push_str(&format!("{id:<width$}  {license}\n")),
+        }
+    }
+    let mut first_seen: BTreeMap<&str, String> = BTreeMap::new();
+    let mut files = 0;
+    for c in crates {
+        for (file, text) in &c.texts {
+            files += 1;
+            let here = format!("{} {}: {file}", c.name, c.version);
+            out.push_str(&format!("\n{rule}\n{here}\n{rule}\n"));
+            match first_seen.get(text.as_str()) {
+                Some(there) => out.push_str(&format!("(the same text as {there} above)\n")),
+                None => {
+                    out.push_str(text);
+                    if !text.ends_with('\n') {
+                        out.push('\n');
+                    }
+                    first_seen.insert(text, here);
+                }
+            }
+        }
+    }
+    Notice { text: out, crates: crates.len(), files, distinct: first_seen.len() }
+}
+
 /// One zip entry: its path in the zip, its mode, its bytes (`None`: a
 /// directory).
 struct Entry {
@@ -321,9 +525,10 @@ fn common_files(root: &Path) -> Result<Vec<Entry>, String> {
     ])
 }
 
-fn arch_files(common: &[Entry], target: &Path, arch: &Arch) -> Result<Vec<Entry>, String> {
+fn arch_files(common: &[Entry], target: &Path, arch: &Arch, notice: String) -> Result<Vec<Entry>, String> {
     let mut files: Vec<Entry> =
         common.iter().map(|e| Entry { name: e.name.clone(), mode: e.mode, data: e.data.clone() }).collect();
+    files.push(Entry { name: "rampart/THIRD-PARTY-LICENSES".into(), mode: 0o644, data: Some(notice.into_bytes()) });
     files.push(Entry { name: "rampart/lib/".into(), mode: 0o755, data: None });
     files.push(Entry { name: format!("rampart/lib/{}/", arch.name), mode: 0o755, data: None });
     for lib in LIBS {
@@ -386,5 +591,47 @@ mod tests {
         let mut z = zip::ZipArchive::new(Cursor::new(a)).unwrap();
         let f = z.by_name("rampart/wrapper").unwrap();
         assert_eq!(f.unix_mode().map(|m| m & 0o777), Some(0o755));
+    }
+
+    #[test]
+    fn only_normal_dependencies_of_the_roots_are_followed() {
+        let normal = serde_json::json!([{"kind": null, "target": null}]);
+        let build = serde_json::json!([{"kind": "build", "target": null}]);
+        let meta = serde_json::json!({
+            "workspace_members": ["lib", "cli"],
+            "packages": [
+                {"id": "lib", "name": "rampart-preload"}, {"id": "cli", "name": "rampart-cli"},
+                {"id": "a", "name": "a"}, {"id": "b", "name": "b"}, {"id": "cc", "name": "cc"},
+                {"id": "clap", "name": "clap"}
+            ],
+            "resolve": {"nodes": [
+                {"id": "lib", "deps": [{"pkg": "a", "dep_kinds": normal}, {"pkg": "cc", "dep_kinds": build}]},
+                {"id": "a", "deps": [{"pkg": "b", "dep_kinds": normal}]},
+                {"id": "b", "deps": []}, {"id": "cc", "deps": []},
+                {"id": "cli", "deps": [{"pkg": "clap", "dep_kinds": normal}, {"pkg": "lib", "dep_kinds": normal}]},
+                {"id": "clap", "deps": []}
+            ]}
+        });
+        let got = normal_dependencies(&meta, &["rampart-preload"]).unwrap();
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), vec!["a", "b"]);
+        assert!(normal_dependencies(&meta, &["nope"]).is_err());
+    }
+
+    #[test]
+    fn identical_licence_texts_are_written_once() {
+        let krate = |name: &str, texts: &[(&str, &str)]| ThirdParty {
+            name: name.into(),
+            version: "1.0.0".into(),
+            license: Some("MIT".into()),
+            repository: None,
+            texts: texts.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect(),
+        };
+        let crates = [krate("a", &[("LICENSE-MIT", "mit text\n")]), krate("b", &[("LICENSE", "mit text\n")])];
+        let n = render_notice(&crates, "x86_64-unknown-linux-gnu");
+        assert_eq!((n.crates, n.files, n.distinct), (2, 2, 1));
+        assert_eq!(n.text.matches("mit text").count(), 1);
+        assert!(n.text.contains("b 1.0.0: LICENSE\n"));
+        assert!(n.text.contains("(the same text as a 1.0.0: LICENSE-MIT above)"));
+        assert_eq!(n.text, render_notice(&crates, "x86_64-unknown-linux-gnu").text);
     }
 }
