@@ -51,8 +51,12 @@ const ARCHES: [Arch; 2] = [
 ];
 
 pub fn main(args: &[String]) -> Result<(), String> {
-    if let Some(a) = args.first() {
-        return Err(format!("`cargo xtask layer` takes no arguments (got `{a}`)"));
+    let mut then_arm64_test = false;
+    for a in args {
+        match a.as_str() {
+            "--arm64-test" => then_arm64_test = true,
+            other => return Err(format!("`cargo xtask layer`: unknown argument `{other}` (only --arm64-test)")),
+        }
     }
     let started = Instant::now();
     let root = util::root();
@@ -185,6 +189,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     let built: Vec<&str> = arches.iter().map(|a| a.name).collect();
     println!("layer zips for {} in {}", built.join(", "), util::fmt_duration(started.elapsed()));
+    if then_arm64_test {
+        step("arm64: librampart.so from the aarch64 zip under qemu-aarch64");
+        arm64_test()?;
+    }
     Ok(())
 }
 
