@@ -21,8 +21,10 @@ USAGE:
 COMMANDS:
     test     Everything CI runs, failing fast: install rustfmt, clippy and
              cargo-fuzz if missing; cargo fmt --check; clippy -D warnings;
-             cargo test --workspace; a smoke run of every benchmark; and a
-             bounded run of each fuzz target.
+             the layer zips (cargo xtask layer) and the aarch64 library
+             under qemu-aarch64 (qemu-user and libc6-arm64-cross from apt
+             if missing); cargo test --workspace; a smoke run of every
+             benchmark; and a bounded run of each fuzz target.
                --fuzz-secs N   seconds per fuzz target (default 20;
                                also RAMPART_FUZZ_SECS)
                --no-fuzz       skip the fuzz steps
@@ -84,15 +86,21 @@ COMMANDS:
     layer    The Lambda layer zips, TARGET/layer/rampart-layer-x86_64.zip
              and rampart-layer-aarch64.zip (rampart/wrapper,
              rampart/lib/ARCH/librampart.so and librampart_fetch.so,
-             VERSION, LICENSE; unpacked under /opt). Installs ziglang and
+             VERSION, LICENSE, THIRD-PARTY-LICENSES: every crate in the
+             libraries with its licence texts; unpacked under /opt).
+             Installs ziglang and
              cargo-zigbuild with pip and the rustup targets if missing,
              builds with cargo zigbuild for glibc 2.17, and fails when a
              library imports a symbol newer than GLIBC_2.17 (objdump -T)
              or needs a library beyond libc/libdl/libpthread/libm/ld-linux,
              when the wrapper does not parse under sh -n and bash -n,
-             when two assemblies of a zip differ, or when a zip is over
+             when a crate has no licence text, when two assemblies of
+             a zip differ, or when a zip is over
              1.5 MB (aim: 1 MB). Prints each check and each zip's size.
              layer-build/README.md has the details.
+               --arm64-test    then run the aarch64 librampart.so from its
+                               zip under qemu-aarch64 (tests/tests/
+                               layer_arm64.rs; what `test` runs)
     demo     Build rampart, learn a policy from the sample CloudWatch log
              tests/data/orders-cloudwatch.log, then check and show it.
                --keep          keep the learned policy.json

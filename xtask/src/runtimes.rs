@@ -236,7 +236,7 @@ fn apt_install(pkg: &str) -> Result<(), String> {
 /// `apt-get install -y PKG...`; the package lists are refreshed only when the
 /// first attempt fails (a fresh image may have none), which keeps the common
 /// case offline-fast.
-fn apt_install_all(pkgs: &[&str]) -> Result<(), String> {
+pub(crate) fn apt_install_all(pkgs: &[&str]) -> Result<(), String> {
     let install = || {
         let mut cmd = Command::new("apt-get");
         cmd.args(["install", "-y", "--no-install-recommends"]).args(pkgs).env("DEBIAN_FRONTEND", "noninteractive");

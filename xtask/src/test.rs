@@ -112,6 +112,17 @@ pub fn main(opts: Options) -> i32 {
         cargo_step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         // The end-to-end suites run the built binary and preload library.
         cargo_step("build", &["build", "-p", "rampart-cli", "-p", "rampart-preload", "-p", "rampart-fetch"]),
+        step(
+            "layer",
+            "cargo xtask layer (both zips, glibc 2.17 checks, licences, size budget; seconds when warm)",
+            || crate::layer::main(&[]),
+        ),
+        step(
+            "layer-arm64",
+            "the aarch64 librampart.so from its zip under qemu-aarch64 (tests/tests/layer_arm64.rs, --ignored); \
+             qemu-user and libc6-arm64-cross installed only if missing",
+            crate::layer::arm64_test,
+        ),
         test_step(),
         cargo_step("bench-smoke", &["bench", "-p", "rampart-benches", "--", "--test"]),
         step(
