@@ -62,19 +62,12 @@ function iamPrefix(config) {
   return Object.prototype.hasOwnProperty.call(IAM_PREFIX, name) ? IAM_PREFIX[name] : name;
 }
 
-// A bucket name as it is; anything else (an access point ARN's `:` and `/`,
-// a value that is no bucket name) as %XX, so the question stays one path
-// component.
-function quoteBucket(bucket) {
-  return /^[A-Za-z0-9._-]*$/.test(bucket)
-    ? bucket
-    : Array.from(Buffer.from(bucket, "utf8"), (b) =>
-        /[A-Za-z0-9._-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : "%" + b.toString(16).toUpperCase().padStart(2, "0")
-      ).join("");
-}
-
-function question(prefix, action, bucket) {
-  return ASK + prefix + ":" + action + (bucket ? "@" + quoteBucket(bucket) : "");
+// A bucket name the policy can name (the library's grammar, legacy names
+// included), else "": an access point or Outposts ARN names no bucket
+// rampart can match and is asked about without one, which only a rule
+// without a bucket (`s3:PutObject`, `s3:*`) allows.
+function plainBucket(value) {
+  return typeof value === "string" && value.length <= 255 && /^[A-Za-z0-9._-]+$/.test(value) ? value : "";
 }
 
 // Whether the library denies the call `path` asks about. The usual answer
@@ -130,10 +123,9 @@ function middleware(client, ServiceException) {
       const command = (context && context.commandName) || "";
       const action = command.endsWith("Command") ? command.slice(0, -7) : command;
       const input = args && args.input;
-      const bucket = prefix === "s3" && input && typeof input.Bucket === "string" ? input.Bucket : "";
-      if (prefix && action && denied(question(prefix, action, bucket))) {
-        err = accessDenied(ServiceException, prefix, prefix + ":" + action + (bucket ? "@" + bucket : ""));
-      }
+      const bucket = prefix === "s3" && input ? plainBucket(input.Bucket) : "";
+      const target = prefix + ":" + action + (bucket ? "@" + bucket : "");
+      if (prefix && action && denied(ASK + target)) err = accessDenied(ServiceException, prefix, target);
     } catch (e) {
       err = undefined;
     }

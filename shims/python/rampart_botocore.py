@@ -33,11 +33,14 @@ IAM_PREFIX = {
     "tagging": "tag",  # resourcegroupstaggingapi
 }
 
-# Characters a bucket name is written with as it is; anything else (an
-# access point or Outposts ARN's `:` and `/`, or a name that is not a bucket
-# name at all) as %XX, so the question stays one path component and a `/..`
-# in a parameter can never turn it into another path.
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+# The bytes of a bucket name (the library's and the policy's grammar, legacy
+# names included). A `Bucket` parameter with anything else (an access point
+# or Outposts ARN, an S3 Object Lambda alias) names no bucket rampart can
+# match: it is asked about without one, which only a rule without a bucket
+# (`s3:PutObject`, `s3:*`) allows, so a bucket-scoped rule is never
+# sidestepped by an ARN. The longest bucket name the library takes is 255.
+_BUCKET_BYTES = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+_MAX_BUCKET = 255
 
 
 def iam_prefix(service_model):
@@ -49,18 +52,11 @@ def iam_prefix(service_model):
     return IAM_PREFIX.get(name, name)
 
 
-def quote_bucket(bucket):
-    if all(c in _PLAIN for c in bucket):
-        return bucket
-    return "".join(c if c in _PLAIN else "".join("%%%02X" % b for b in c.encode("utf-8", "surrogatepass")) for c in bucket)
-
-
-def question(prefix, operation, bucket=None):
-    """The path that asks the library about PREFIX:Operation[@bucket]."""
-    path = _ASK + prefix + ":" + operation
-    if bucket:
-        path += "@" + quote_bucket(bucket)
-    return path
+def plain_bucket(value):
+    """`value` when it is a bucket name the policy can name, else None."""
+    if isinstance(value, str) and 0 < len(value) <= _MAX_BUCKET and _BUCKET_BYTES.issuperset(value):
+        return value
+    return None
 
 
 def denied(path):
@@ -90,13 +86,9 @@ class _Check:
 
     def __call__(self, params=None, model=None, **kwargs):
         try:
-            bucket = None
-            if self.is_s3 and isinstance(params, dict):
-                b = params.get("Bucket")
-                if isinstance(b, str):
-                    bucket = b
+            bucket = plain_bucket(params.get("Bucket")) if self.is_s3 and isinstance(params, dict) else None
             target = self.prefix + ":" + model.name + ("@" + bucket if bucket else "")
-            refused = denied(question(self.prefix, model.name, bucket))
+            refused = denied(_ASK + target)
         except Exception:
             return None
         if refused:
