@@ -88,7 +88,7 @@ fn exact_rules_for_each_category() {
     assert!(!m.allows_file(b"/var/task/other.py", Access::R));
     assert!(!m.allows_file(b"/etc/ssl/certs/other.pem", Access::R));
     assert!(!m.allows_process(b"/usr/bin/curl"));
-    assert!(!m.allows_api("dynamodb", Some("DeleteItem")));
+    assert!(!m.allows_api("dynamodb", Some("DeleteItem"), None));
     assert!(!m.allows_input(InputSource::Sns));
     fn c(name: &str, port: u16) -> Connect<'_> {
         Connect { proto: Proto::Tcp, ip: None, name: Some(name.as_bytes()), port }
