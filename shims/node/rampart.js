@@ -94,15 +94,40 @@ function denied(path) {
   return false;
 }
 
-// The SDK's access-denied error as a 403 from the service would give it:
-// a ServiceException of the client's core where it has one.
-function accessDenied(ServiceException, prefix, target) {
+// Per client class name (`DynamoDBClient`), a ServiceException subclass
+// named like the client package's own base exception
+// (`DynamoDBServiceException`): the SDK's ServiceException matches
+// `instanceof` by that name for classes of another copy of the package, so
+// `err instanceof DynamoDBServiceException` holds as for a real 403.
+const errorClasses = new Map();
+
+function errorClass(ServiceException, clientName) {
+  const name = clientName.endsWith("Client") ? clientName.slice(0, -6) + "ServiceException" : "";
+  if (typeof ServiceException !== "function" || !/^[A-Za-z0-9]+ServiceException$/.test(name)) return ServiceException;
+  let cls = errorClasses.get(name);
+  if (!cls) {
+    cls = {
+      [name]: class extends ServiceException {
+        constructor(options) {
+          super(options);
+          Object.setPrototypeOf(this, cls.prototype);
+        }
+      },
+    }[name];
+    errorClasses.set(name, cls);
+  }
+  return cls;
+}
+
+// The SDK's access-denied error as a 403 from the service would give it.
+function accessDenied(ServiceException, clientName, prefix, target) {
   const name = prefix === "s3" ? "AccessDenied" : "AccessDeniedException";
   const message = "rampart: " + target + " is not allowed by this function's policy";
   const $metadata = { httpStatusCode: 403, attempts: 0, totalRetryDelay: 0 };
   let err;
   try {
-    err = new ServiceException({ name, $fault: "client", $metadata, message });
+    const Ctor = errorClass(ServiceException, clientName);
+    err = new Ctor({ name, $fault: "client", $metadata, message });
   } catch (e) {
     err = new Error(message);
     err.name = name;
@@ -125,7 +150,10 @@ function middleware(client, ServiceException) {
       const input = args && args.input;
       const bucket = prefix === "s3" && input ? plainBucket(input.Bucket) : "";
       const target = prefix + ":" + action + (bucket ? "@" + bucket : "");
-      if (prefix && action && denied(ASK + target)) err = accessDenied(ServiceException, prefix, target);
+      if (prefix && action && denied(ASK + target)) {
+        const clientName = (context && context.clientName) || (client.constructor && client.constructor.name) || "";
+        err = accessDenied(ServiceException, clientName, prefix, target);
+      }
     } catch (e) {
       err = undefined;
     }

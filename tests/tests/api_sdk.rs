@@ -17,6 +17,7 @@
 //! - profile mode: one `profile` line per call, and `rampart learn` on
 //!   those lines gives exactly those `api` rules, under which block mode
 //!   then lets every call through;
+//! - the lines' `service` and `bucket` fields;
 //! - the shims load nothing when no SDK is used, and an ES-module import
 //!   of the SDK is covered too.
 //!
@@ -47,8 +48,8 @@ const ALLOWED: [&str; 3] = ["dynamodb:GetItem", "dynamodb:PutItem", "s3:PutObjec
 const DENIED: [&str; 3] = ["dynamodb:DeleteTable", "s3:PutObject@other-bucket", "s3:ListBuckets"];
 const CALLS: [&str; 6] = [
     "dynamodb:GetItem",
-    "dynamodb:DeleteTable",
     "dynamodb:PutItem",
+    "dynamodb:DeleteTable",
     "s3:PutObject@other-bucket",
     "s3:PutObject@allowed-bucket",
     "s3:ListBuckets",
@@ -311,9 +312,8 @@ fn assert_sdk_denial(rt: Runtime, target: &str, answer: &str) {
     let code = if target.starts_with("s3:") { "AccessDenied" } else { "AccessDeniedException" };
     let message = format!("rampart: {target} is not allowed by this function's policy");
     let want = match rt {
-        // CODE HTTP_STATUS CLASS MESSAGE: botocore's ClientError (DynamoDB and
-        // S3 model no class for these codes).
-        Runtime::Python => format!("denied {code} 403 ClientError {message}"),
+        // CODE HTTP_STATUS botocore's-class-for-the-code MESSAGE
+        Runtime::Python => format!("denied {code} 403 True {message}"),
         // NAME CODE FAULT STATUS instanceof-the-client's-ServiceException MESSAGE
         Runtime::Node => format!("denied {code} {code} client 403 true {message}"),
     };
@@ -325,8 +325,14 @@ fn api_events<'a>(out: &'a Outcome, kind: EventType) -> Vec<&'a str> {
         .iter()
         .filter(|e| e.kind == kind && e.cat == Some(Category::Api))
         .map(|e| {
-            assert_eq!(e.op.as_deref(), Some("sdk"), "{e:?}");
-            e.target.as_deref().unwrap_or_default()
+            // The SDK channel's lines name the open call the shim made
+            // (CPython: open64; Node.js: openat), not a connect.
+            let op = e.op.as_deref().unwrap_or_default();
+            assert!(op.starts_with("open"), "an SDK channel line: {e:?}");
+            let target = e.target.as_deref().unwrap_or_default();
+            assert_eq!(e.service.as_deref(), target.split(':').next(), "{e:?}");
+            assert_eq!(e.bucket.as_deref(), target.split_once('@').map(|(_, b)| b), "{e:?}");
+            target
         })
         .collect()
 }

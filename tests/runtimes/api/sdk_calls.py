@@ -3,11 +3,12 @@ AWS_ENDPOINT_URL (moto on loopback), in that order, and prints one line per
 call (tests/tests/api_sdk.rs reads them):
 
     TARGET ok
-    TARGET denied CODE HTTP_STATUS EXCEPTION_CLASS MESSAGE
+    TARGET denied CODE HTTP_STATUS BOTOCORES_CLASS MESSAGE
     TARGET error EXCEPTION_CLASS MESSAGE
 
 A TARGET is written as in a policy: `dynamodb:GetItem`,
-`s3:PutObject@BUCKET`. The table is `orders` (key `id`), the object key
+`s3:PutObject@BUCKET`. BOTOCORES_CLASS says whether the error is of the
+class botocore raises for its code (client.exceptions.from_code). The table is `orders` (key `id`), the object key
 `from-python`. The last line is `hooked True|False`: whether the shim
 patched botocore in this process.
 """
@@ -37,7 +38,9 @@ for target in sys.argv[1:]:
     except ClientError as e:
         err = e.response.get("Error", {})
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        print(target, "denied", err.get("Code"), status, type(e).__name__, err.get("Message"), flush=True)
+        # Whether it is the class botocore itself raises for that code.
+        same = type(e) is client.exceptions.from_code(err.get("Code"))
+        print(target, "denied", err.get("Code"), status, same, err.get("Message"), flush=True)
     except Exception as e:
         print(target, "error", type(e).__name__, e, flush=True)
 print("hooked", getattr(botocore.client.BaseClient, "_rampart_hooked", False), flush=True)
