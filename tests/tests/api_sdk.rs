@@ -320,7 +320,7 @@ fn assert_sdk_denial(rt: Runtime, target: &str, answer: &str) {
     assert_eq!(answer, want, "{rt:?} {target}");
 }
 
-fn api_events<'a>(out: &'a Outcome, kind: EventType) -> Vec<&'a str> {
+fn api_events(out: &Outcome, kind: EventType) -> Vec<&str> {
     out.events
         .iter()
         .filter(|e| e.kind == kind && e.cat == Some(Category::Api))
