@@ -123,9 +123,12 @@ const ENDPOINT_TO_IAM: &[(&str, &str)] = &[
 fn known_pair(first: &[u8], second: &[u8]) -> Option<&'static str> {
     let first = first.strip_suffix(b"-fips").unwrap_or(first);
     let second = second.strip_suffix(b"-fips").unwrap_or(second);
+    // Lengths first: most pairs are no endpoint prefix at all.
+    let len = first.len() + 1 + second.len();
     ENDPOINT_TO_IAM.iter().find_map(|(e, iam)| {
-        let (a, b) = e.split_once('.')?;
-        (a.as_bytes() == first && b.as_bytes() == second).then_some(*iam)
+        let e = e.as_bytes();
+        let known = e.len() == len && e.get(first.len()) == Some(&b'.') && e.starts_with(first) && e.ends_with(second);
+        known.then_some(*iam)
     })
 }
 
@@ -191,14 +194,16 @@ const MAX_LABELS: usize = 16;
 /// trailing dot is ignored. The service is the IAM prefix.
 pub fn classify_host(name: &[u8]) -> Option<ApiCall<'_>> {
     let name = name.strip_suffix(b".").unwrap_or(name);
+    // The suffix first: most names a process connects to are not AWS's,
+    // and this is all they cost.
+    let head = SUFFIXES.iter().find_map(|s| name.strip_suffix(*s))?;
     if name.len() > 253
-        || !name.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_'))
+        || !head.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_'))
     {
         // Upper case is rare in what SDKs resolve; such names are left to
         // the network rules rather than lower-cased on the stack.
         return None;
     }
-    let head = SUFFIXES.iter().find_map(|s| name.strip_suffix(*s))?;
     if head.is_empty() {
         return None;
     }
