@@ -133,7 +133,9 @@ fn sdk_js() -> PathBuf {
 fn layer() -> Layer {
     let layer = Layer::new();
     let root = layer.wrapper().parent().expect("opt/rampart").to_owned();
-    for (dir, files) in [("python", &["sitecustomize.py", "rampart_botocore.py"][..]), ("node", &["rampart.js"][..])] {
+    for (dir, files) in
+        [("python", &["sitecustomize.py", "rampart_botocore.py"][..]), ("node", &["rampart.js", "package.json"][..])]
+    {
         std::fs::create_dir_all(root.join(dir)).expect("mkdir");
         for f in files {
             let from = Path::new(SHIMS).join(dir).join(f);

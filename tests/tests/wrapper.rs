@@ -383,7 +383,9 @@ fn layer_with_shims() -> Layer {
     let layer = Layer::new();
     let shims = Path::new(WRAPPER).parent().expect("shims/");
     let root = layer.wrapper().parent().expect("opt/rampart").to_owned();
-    for (dir, files) in [("python", &["sitecustomize.py", "rampart_botocore.py"][..]), ("node", &["rampart.js"][..])] {
+    for (dir, files) in
+        [("python", &["sitecustomize.py", "rampart_botocore.py"][..]), ("node", &["rampart.js", "package.json"][..])]
+    {
         std::fs::create_dir_all(root.join(dir)).expect("mkdir");
         for f in files {
             std::fs::copy(shims.join(dir).join(f), root.join(dir).join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
