@@ -1,19 +1,6 @@
-# rampart's Python shim, loaded at interpreter start: the wrapper puts this
-# directory first on PYTHONPATH, and `site` imports the first
-# `sitecustomize` on sys.path (shims/README.md, "python/").
-#
-# At start it adds one finder to sys.meta_path and runs the sitecustomize
-# this one hides, if there is one; it imports nothing. When the function
-# imports botocore.client, the finder lets that import run as usual and then
-# hands the module to rampart_botocore.py (beside this file), which hooks
-# every botocore client. Until then each import costs one string
-# comparison. Kept short on purpose: /opt is read-only in Lambda, so this
-# file is compiled again at every cold start.
-#
-# Nothing here may stop the interpreter from starting: failures are
-# swallowed (those of the chained sitecustomize are reported as `site`
-# would).
-
+# rampart's Python shim (shims/README.md, "python/"). /opt is read-only in
+# Lambda, so this file is compiled at every cold start: keep it short and
+# the comments in the README. It imports nothing; failures are swallowed.
 import os
 import sys
 
@@ -37,7 +24,6 @@ class RampartBotocoreFinder:
             return None
 
         def exec_module(module):
-            # The loader may serve other modules (a zipimporter): one call.
             try:
                 del loader.exec_module
             except Exception:
@@ -61,10 +47,17 @@ class RampartBotocoreFinder:
 
 
 def _rampart_chain():
-    from importlib.machinery import PathFinder
+    spec = None
+    for entry in sys.path:
+        if not isinstance(entry, str) or os.path.abspath(entry or ".") == _RAMPART_DIR:
+            continue
+        base = os.path.join(entry or ".", "sitecustomize")
+        if os.path.isfile(entry) or os.path.exists(base + ".py") or os.path.isdir(base):
+            from importlib.machinery import PathFinder
 
-    rest = [p for p in sys.path if isinstance(p, str) and os.path.abspath(p or ".") != _RAMPART_DIR]
-    spec = PathFinder.find_spec("sitecustomize", rest)
+            spec = PathFinder.find_spec("sitecustomize", [entry])
+            if spec is not None:
+                break
     if spec is None or spec.loader is None:
         return
     mine = sys.modules["sitecustomize"]
