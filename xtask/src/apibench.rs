@@ -309,36 +309,49 @@ fn measure(ctx: &Ctx, rt: Runtime, opts: &Options) -> Result<Row, String> {
     })
 }
 
-/// One start of the shim in a fresh process, in µs: CPython's
-/// `-X importtime` line for `sitecustomize` (the shim, with the chaining
-/// to a further sitecustomize; cumulative), Node.js's `require` of
-/// rampart.js timed around it (what `--require` does before the code).
+/// What loading the shim adds to a fresh process's start, in µs: CPython's
+/// `-X importtime` time of `sitecustomize` (compiled from source, as from
+/// Lambda's read-only /opt) less that of an empty one; Node.js's `require`
+/// of rampart.js timed around it (what `--require` does before the code)
+/// less that of an empty file.
 fn start_us(ctx: &Ctx, rt: Runtime) -> Result<f64, String> {
     let shims = ctx.work.join("shims");
-    let mut cmd = match rt {
-        Runtime::Python => {
-            let mut c = Command::new(&ctx.python);
-            c.args(["-X", "importtime", "-c", "pass"]).env("PYTHONPATH", shims.join("python"));
-            c
-        }
-        Runtime::Node => {
-            let mut c = Command::new("node");
-            let code = "const t = process.hrtime.bigint(); require(process.argv[1]); \
-                        console.log(Number(process.hrtime.bigint() - t) / 1000)";
-            c.args(["-e", code]).arg(shims.join("node/rampart.js")).env_remove("NODE_OPTIONS");
-            c
-        }
+    let one = |dir: &std::path::Path| -> Result<f64, String> {
+        let mut cmd = match rt {
+            Runtime::Python => {
+                let mut c = Command::new(&ctx.python);
+                c.args(["-X", "importtime", "-c", "pass"])
+                    .env("PYTHONPATH", dir.join("python"))
+                    .env("PYTHONDONTWRITEBYTECODE", "1");
+                c
+            }
+            Runtime::Node => {
+                let mut c = Command::new("node");
+                let code = "const t = process.hrtime.bigint(); require(process.argv[1]); \
+                            console.log(Number(process.hrtime.bigint() - t) / 1000)";
+                c.args(["-e", code]).arg(dir.join("node/rampart.js")).env_remove("NODE_OPTIONS");
+                c
+            }
+        };
+        let out = cmd.env_remove("LD_PRELOAD").output().map_err(|e| format!("cannot start {}: {e}", name(rt)))?;
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let found = match rt {
+            Runtime::Python => stderr.lines().find_map(|l| {
+                let f: Vec<&str> = l.strip_prefix("import time:")?.split('|').map(str::trim).collect();
+                (f.get(2) == Some(&"sitecustomize")).then(|| f[1].parse().ok())?
+            }),
+            Runtime::Node => stdout.trim().parse().ok(),
+        };
+        found.ok_or_else(|| format!("{}: no start time in {stdout}{stderr}", name(rt)))
     };
-    let out = cmd.env_remove("LD_PRELOAD").output().map_err(|e| format!("cannot start {}: {e}", name(rt)))?;
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let found = match rt {
-        Runtime::Python => stderr.lines().find_map(|l| {
-            let f: Vec<&str> = l.strip_prefix("import time:")?.split('|').map(str::trim).collect();
-            (f.get(2) == Some(&"sitecustomize")).then(|| f[1].parse().ok())?
-        }),
-        Runtime::Node => stdout.trim().parse().ok(),
-    };
-    found.ok_or_else(|| format!("{}: no start time in {stdout}{stderr}", name(rt)))
+    // The empty stand-in, laid out like the shims.
+    let stand_in = ctx.work.join("empty-shims");
+    for dir in ["python", "node"] {
+        std::fs::create_dir_all(stand_in.join(dir)).map_err(|e| format!("{e}"))?;
+    }
+    std::fs::write(stand_in.join("python/sitecustomize.py"), "").map_err(|e| format!("{e}"))?;
+    std::fs::write(stand_in.join("node/rampart.js"), "").map_err(|e| format!("{e}"))?;
+    Ok(one(&shims)? - one(&stand_in)?)
 }
 
 fn us(ns: f64) -> String {
@@ -352,9 +365,10 @@ fn report(ctx: &Ctx, rows: &[Row], opts: &Options) -> String {
          middleware), timed alone — with the release librampart.so preloaded (block mode, a policy that allows the \
          call: the library answers the question, no system call) and without it (the kernel answers ENOENT). Bare \
          call: the whole call through the SDK with its HTTP send answered in process (no socket, no server). CPU time \
-         (user + system) per call, median of {} runs, interleaved. Shim start: what loading the shim costs a process \
-         that never uses the SDK (Python: `-X importtime` of `sitecustomize`; Node.js: the `require` of rampart.js), \
-         median of 3 starts per run. Target: ≤ {TARGET_US:.0} µs added per call.\n\n",
+         (user + system) per call, median of {} runs, interleaved. Shim start: what loading the shim adds to the start of a \
+         process that never uses the SDK (Python: `-X importtime` of the shim's `sitecustomize`, compiled from source \
+         as from Lambda's read-only /opt, less an empty one's; Node.js: the `require` of rampart.js less an empty \
+         file's), median of 3 starts per run. Target: ≤ {TARGET_US:.0} µs added per call.\n\n",
         opts.reps
     ));
     md.push_str(
