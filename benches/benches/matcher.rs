@@ -68,7 +68,7 @@ fn check(n: usize, m: &Matcher, q: &Queries) {
     }
     for (list, want) in [(&q.api_hit, true), (&q.api_miss, false)] {
         for (s, a) in list {
-            assert_eq!(m.allows_api(s, a.as_deref()), want, "{n} rules: api {s}:{a:?}");
+            assert_eq!(m.allows_api(s, a.as_deref(), None), want, "{n} rules: api {s}:{a:?}");
         }
     }
 }
@@ -114,7 +114,7 @@ fn matcher(c: &mut Criterion) {
     bench_kind(c, "process_hit", &fx, |q| &q.process_hit, process);
     bench_kind(c, "process_miss", &fx, |q| &q.process_miss, process);
 
-    let api = |m: &Matcher, (s, a): &(String, Option<String>)| m.allows_api(s, a.as_deref());
+    let api = |m: &Matcher, (s, a): &(String, Option<String>)| m.allows_api(s, a.as_deref(), None);
     bench_kind(c, "api_hit", &fx, |q| &q.api_hit, api);
     bench_kind(c, "api_miss", &fx, |q| &q.api_miss, api);
 

@@ -460,10 +460,10 @@ mod tests {
                 assert!(!r::allows_process(&p, path), "{n}: {}", String::from_utf8_lossy(path));
             }
             for (s, a) in &q.api_hit {
-                assert!(r::allows_api(&p, s, a.as_deref()), "{n}: {s}:{a:?}");
+                assert!(r::allows_api(&p, s, a.as_deref(), None), "{n}: {s}:{a:?}");
             }
             for (s, a) in &q.api_miss {
-                assert!(!r::allows_api(&p, s, a.as_deref()), "{n}: {s}:{a:?}");
+                assert!(!r::allows_api(&p, s, a.as_deref(), None), "{n}: {s}:{a:?}");
             }
         }
     }

@@ -180,7 +180,7 @@ fn learned_policy_allows_what_was_seen_and_nothing_near_it() {
     }));
     assert!(m.allows_unix(b"/var/run/nscd/socket"));
     assert!(m.allows_process(b"/usr/bin/git"));
-    assert!(m.allows_api("dynamodb", Some("GetItem")) && m.allows_api("sqs", Some("SendMessage")));
+    assert!(m.allows_api("dynamodb", Some("GetItem"), None) && m.allows_api("sqs", Some("SendMessage"), None));
     assert!(m.allows_input(InputSource::Sqs));
 
     // As generalised: other random temp names, other numbered exports.
@@ -202,7 +202,7 @@ fn learned_policy_allows_what_was_seen_and_nothing_near_it() {
     assert!(!tcp(None, Some("s3.eu-west-1.amazonaws.com"), 443));
     assert!(!tcp(None, Some("dynamodb.eu-west-1.amazonaws.com"), 80));
     assert!(!m.allows_process(b"/bin/sh"));
-    assert!(!m.allows_api("dynamodb", Some("DeleteTable")));
+    assert!(!m.allows_api("dynamodb", Some("DeleteTable"), None));
     assert!(!m.allows_input(InputSource::ApiGateway));
 }
 

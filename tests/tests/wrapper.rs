@@ -9,7 +9,9 @@
 //! opt/rampart/lib/<HOSTTYPE>/librampart_fetch.so  and its fetcher
 //! ```
 //!
-//! Checked: what it hands the runtime (LD_PRELOAD, UV_USE_IO_URING), that a
+//! Checked: what it hands the runtime (LD_PRELOAD, UV_USE_IO_URING, the
+//! language shims on PYTHONPATH and NODE_OPTIONS with the function's own
+//! values kept, and the shims loading in real interpreters), that a
 //! real interpreter started through it is protected, the one `error` line and
 //! the two outcomes when the library for this architecture is missing (byte
 //! for byte what crates/event would write), no arguments, and that the script
@@ -28,7 +30,7 @@ use rampart_event::{Event, EventRef, MAX_LINE, PREFIX};
 use rampart_policy::{Access, Category};
 use rampart_tests::layer::{Layer, WRAPPER, hosttype};
 use rampart_tests::runtimes_common::{TempDir, base_file_rules, json_str};
-use rampart_tests::{outcome, write_policy};
+use rampart_tests::{Outcome, outcome, write_policy};
 
 /// Whether bash has `$EPOCHREALTIME` (bash 5): then the wrapper's `ts` has
 /// milliseconds, else (bash 4.2, Amazon Linux 2) whole seconds.
@@ -372,4 +374,90 @@ fn finds_the_library_however_it_is_started() {
         assert_eq!(out.stdout.trim(), lib, "{program} {before:?} in {}: {out:#?}", cwd.display());
         assert!(out.of(Error).is_empty(), "{out:#?}");
     }
+}
+
+/// [`Layer::new`] with the language shims where the layer zip has them:
+/// `opt/rampart/python/{sitecustomize,rampart_botocore}.py` and
+/// `opt/rampart/node/rampart.js`.
+fn layer_with_shims() -> Layer {
+    let layer = Layer::new();
+    let shims = Path::new(WRAPPER).parent().expect("shims/");
+    let root = layer.wrapper().parent().expect("opt/rampart").to_owned();
+    for (dir, files) in
+        [("python", &["sitecustomize.py", "rampart_botocore.py"][..]), ("node", &["rampart.js", "package.json"][..])]
+    {
+        std::fs::create_dir_all(root.join(dir)).expect("mkdir");
+        for f in files {
+            std::fs::copy(shims.join(dir).join(f), root.join(dir).join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
+        }
+    }
+    layer
+}
+
+#[test]
+fn hands_the_runtime_the_language_shims_keeping_the_users_settings() {
+    let layer = layer_with_shims();
+    let here = layer.wrapper().parent().expect("opt/rampart").display().to_string();
+    let show = ["/bin/sh", "-c", "echo \"[${PYTHONPATH-unset}]\"; echo \"[${NODE_OPTIONS-unset}]\""];
+    let python = format!("{here}/python");
+    let require = format!("--require \"{here}/node/rampart.js\"");
+    let lines = |out: &Outcome| out.stdout.lines().map(str::to_owned).collect::<Vec<_>>();
+
+    // Nothing set before: just the shims.
+    let out = outcome(output(command(&layer, &show).env_remove("PYTHONPATH").env_remove("NODE_OPTIONS")));
+    assert_eq!(lines(&out), [format!("[{python}]"), format!("[{require}]")], "{out:#?}");
+
+    // The function's own settings stay: the Python shim first (its
+    // sitecustomize runs any other), the Node one after the user's options.
+    let mut cmd = command(&layer, &show);
+    cmd.env("PYTHONPATH", "/var/task/lib:/opt/python").env("NODE_OPTIONS", "--max-old-space-size=64 --title=\"a b\"");
+    let out = outcome(output(&mut cmd));
+    assert_eq!(
+        lines(&out),
+        [
+            format!("[{python}:/var/task/lib:/opt/python]"),
+            format!("[--max-old-space-size=64 --title=\"a b\" {require}]")
+        ],
+        "{out:#?}"
+    );
+
+    // A wrapper started under a wrapper adds neither twice.
+    let wrapper = layer.wrapper().display().to_string();
+    let mut nested = vec![wrapper.as_str()];
+    nested.extend(show);
+    let out = outcome(output(command(&layer, &nested).env_remove("PYTHONPATH").env_remove("NODE_OPTIONS")));
+    assert_eq!(lines(&out), [format!("[{python}]"), format!("[{require}]")], "{out:#?}");
+
+    // A layer without the shims, or without its library, sets neither.
+    for layer in [Layer::new(), Layer::with_arch(Some(other_arch()))] {
+        let out = outcome(output(command(&layer, &show).env("PYTHONPATH", "/x").env_remove("NODE_OPTIONS")));
+        assert_eq!(lines(&out), ["[/x]", "[unset]"], "{out:#?}");
+    }
+}
+
+#[test]
+fn the_shims_load_in_real_interpreters_and_keep_the_users_hooks() {
+    let layer = layer_with_shims();
+    let (exe, _) = python();
+    // The function's own sitecustomize, which the shim's hides on sys.path.
+    let user = TempDir::new("user-site");
+    std::fs::write(user.path().join("sitecustomize.py"), "import sys\nsys.user_site_ran = True\n").expect("write");
+    let code = "import sys\n\
+                print(type(sys.meta_path[0]).__name__ if not isinstance(sys.meta_path[0], type) else sys.meta_path[0].__name__)\n\
+                print(getattr(sys, 'user_site_ran', False), sys.modules['sitecustomize'].__file__)\n";
+    let out = outcome(output(command(&layer, &[exe.as_str(), "-c", code]).env("PYTHONPATH", user.path())));
+    out.assert_success();
+    let user_site = user.path().join("sitecustomize.py").display().to_string();
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["RampartBotocoreFinder", &format!("True {user_site}")],
+        "{out:#?}"
+    );
+    assert!(out.of(Error).is_empty() && !out.stderr.contains("Error in sitecustomize"), "{out:#?}");
+
+    // Node.js: the shim is loaded by --require, the user's options apply.
+    let code = "console.log(process.title, Object.keys(require.cache).map((k) => k.split('/').pop()).join())";
+    let out = outcome(output(command(&layer, &["node", "-e", code]).env("NODE_OPTIONS", "--title=user-title")));
+    out.assert_success();
+    assert_eq!(out.stdout.trim(), "user-title rampart.js", "{out:#?}");
 }

@@ -2,6 +2,7 @@
 //!
 //! Plain Rust over `std::process::Command`, so it needs nothing but cargo.
 
+mod apibench;
 mod bench;
 mod demo;
 mod hooked;
@@ -83,6 +84,18 @@ COMMANDS:
                --starts K      cold starts per configuration (10)
                --warmup W      untimed invocations after each start (20)
                --runtimes L    e.g. python,node (default: python,node,java,dotnet)
+    bench-api
+             What the language shims and the library add to one AWS API
+             call in process: tests/runtimes/api/bench_calls.{py,js} make
+             dynamodb:GetItem calls through boto3 and the AWS SDK for
+             JavaScript v3 with the HTTP send answered in process, bare,
+             with the shim, with the release librampart.so, and with both
+             (block mode, allowed); and the shim's check alone. CPU time
+             per call, medians of interleaved runs; installs the SDKs if
+             missing. Prints the table and writes TARGET/bench-api.md
+             (about a minute; --smoke writes bench-api-smoke.md).
+               --smoke         a few calls, one run (seconds)
+               --reps N        runs per configuration (5)
     layer    The Lambda layer zips, TARGET/layer/rampart-layer-x86_64.zip
              and rampart-layer-aarch64.zip (rampart/wrapper,
              rampart/lib/ARCH/librampart.so and librampart_fetch.so,
@@ -122,6 +135,7 @@ fn main() {
         "bench-hooked" => report(hooked::main(rest)),
         "bench-s3" => report(s3bench::main(rest)),
         "bench-lambda" => report(lambdabench::main(rest)),
+        "bench-api" => report(apibench::main(rest)),
         "demo" => report(demo::main(rest)),
         "layer" => report(layer::main(rest)),
         "help" | "-h" | "--help" => {

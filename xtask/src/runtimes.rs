@@ -54,6 +54,14 @@
 //!   `CACHE/deploy-cdk-HASH/node_modules/` (HASH: of that lockfile). About
 //!   210 MB and 40 s, once.
 //!
+//! For the language shims' suite (tests/tests/api_sdk.rs), `cargo xtask
+//! bench-api` and the instrument/learn suite (tests/tests/cli_aws.rs), at the versions tests/runtimes/api/versions.txt names:
+//!
+//! - `boto3` and `moto[server]` (PyPI) for the python3 on PATH: the AWS SDK
+//!   for Python, and moto's AWS server the calls go to on loopback.
+//! - `@aws-sdk/client-dynamodb` and `@aws-sdk/client-s3` (npm), the AWS SDK
+//!   for JavaScript v3, into `CACHE/aws-sdk-js-S3-DYNAMODB/node_modules/`.
+//!
 //! CACHE is `$RAMPART_CACHE_DIR`, else `$XDG_CACHE_HOME/rampart`, else
 //! `~/.cache/rampart` (tests/src/rie.rs computes the same): outside the
 //! target directory so `cargo clean` does not cost a rebuild of the Node
@@ -102,30 +110,88 @@ pub fn ensure_runtimes() -> Result<(), String> {
         println!("    botocore: missing, installing");
         pip_install("botocore")?;
     }
-    ensure_moto()?;
     let s3s_fs = ensure_s3s_fs()?;
     println!("    s3s-fs: {}", s3s_fs.display());
     ensure_lambda()?;
+    ensure_api_sdks()?;
     ensure_deploy_tools()
 }
 
-/// The moto release tests/src/moto.rs describes (its notes on what moto
-/// checks are for this version); installed only when moto's server or
-/// boto3 cannot be imported, so a machine with another moto keeps it.
-const MOTO_SPEC: &str = "moto[server]==5.2.1";
+/// The versions of the AWS SDKs the language shims are tested with, shared
+/// with tests/tests/api_sdk.rs.
+const API_VERSIONS: &str = include_str!("../../tests/runtimes/api/versions.txt");
 
-/// moto's server (Lambda, CloudWatch Logs, IAM) and boto3 for the
-/// `rampart instrument` / `learn --function` suite (tests/tests/cli_aws.rs).
-fn ensure_moto() -> Result<(), String> {
-    let import = "import importlib.metadata as m, moto.server, flask_cors, boto3; print(m.version('moto'))";
-    match output(Command::new("python3").args(["-c", import])) {
-        Ok(version) => println!("    moto[server]: installed ({})", version.trim()),
+/// A `KEY=VALUE` of [`API_VERSIONS`]; a missing key is a bug in that file.
+fn api_version(key: &str) -> &'static str {
+    API_VERSIONS
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("tests/runtimes/api/versions.txt has no {key}="))
+}
+
+/// boto3 and moto's server for python3, and the AWS SDK for JavaScript v3's
+/// DynamoDB and S3 clients in the cache; one line each. Returns the
+/// `node_modules` directory of the JavaScript SDK.
+pub fn ensure_api_sdks() -> Result<PathBuf, String> {
+    // Any boto3 will do for an installed one (botocore is shared with the
+    // SigV4 suite); a missing one is installed at the tested version.
+    let boto3 = output(
+        Command::new("python3").args(["-c", "import importlib.metadata as m, boto3; print(m.version('boto3'))"]),
+    );
+    match boto3.as_deref().map(str::trim) {
+        Ok(found) => println!("    boto3: {found} installed"),
         Err(_) => {
-            println!("    moto[server]: missing, installing {MOTO_SPEC}");
-            pip_install(MOTO_SPEC)?;
+            let version = api_version("BOTO3_VERSION");
+            println!("    boto3: missing, installing {version}");
+            pip_install(&format!("boto3=={version}"))?;
         }
     }
-    Ok(())
+    // The server needs moto's `server` extra (flask, flask-cors) on top of moto.
+    let moto = output(
+        Command::new("python3")
+            .args(["-c", "import importlib.metadata as m, moto.server, flask_cors; print(m.version('moto'))"]),
+    );
+    match moto.as_deref().map(str::trim) {
+        Ok(found) => println!("    moto[server]: {found} installed"),
+        Err(_) => {
+            let version = api_version("MOTO_VERSION");
+            println!("    moto[server]: missing, installing {version}");
+            pip_install(&format!("moto[server]=={version}"))?;
+        }
+    }
+    let s3 = api_version("AWS_SDK_JS_S3_VERSION");
+    let dynamodb = api_version("AWS_SDK_JS_DYNAMODB_VERSION");
+    let name = format!("aws-sdk-js-{s3}-{dynamodb}");
+    let modules = cache_dir().join(&name).join("node_modules");
+    let complete = |modules: &Path| {
+        ["@aws-sdk/client-s3", "@aws-sdk/client-dynamodb"]
+            .iter()
+            .all(|p| modules.join(p).join("package.json").is_file())
+    };
+    if complete(&modules) {
+        println!("    @aws-sdk/client-s3 {s3}, @aws-sdk/client-dynamodb {dynamodb}: installed");
+        return Ok(modules);
+    }
+    if !succeeds(Command::new("npm").arg("--version")) {
+        println!("    npm: missing, installing");
+        apt_install("npm")?;
+    }
+    println!("    @aws-sdk/client-s3 {s3}, @aws-sdk/client-dynamodb {dynamodb}: missing, installing");
+    cached_dir(&name, |dir| {
+        std::fs::write(dir.join("package.json"), "{\"private\": true}\n").map_err(|e| format!("package.json: {e}"))?;
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .arg(format!("@aws-sdk/client-s3@{s3}"))
+            .arg(format!("@aws-sdk/client-dynamodb@{dynamodb}"))
+            .current_dir(dir);
+        run(&mut npm)
+    })?;
+    if complete(&modules) {
+        Ok(modules)
+    } else {
+        Err(format!("npm finished but {} lacks the two clients", modules.display()))
+    }
 }
 
 /// Where s3s-fs may be, in the order tests/src/s3s.rs looks: `$S3S_FS`, then

@@ -14,7 +14,7 @@ const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// seeds are in `DIR/seeds/TARGET/`.
 pub const FUZZ_CRATES: [(&str, &[&str]); 3] = [
     ("crates/policy/fuzz", &["parse_policy", "match_queries", "load_snapshot"]),
-    ("crates/decide/fuzz", &["resolve_paths", "decode_inputs"]),
+    ("crates/decide/fuzz", &["resolve_paths", "decode_inputs", "classify_api"]),
     ("crates/inputs/fuzz", &["classify_events"]),
 ];
 const DEFAULT_FUZZ_SECS: u64 = 20;

@@ -6,6 +6,8 @@
 //! slices, asks these modules what the call really does, asks the policy
 //! whether that is allowed, and turns the answer into a libc return value.
 //!
+//! - [`api`]: AWS API calls: the SDK channel's paths (action level) and
+//!   the host names SDKs connect to (service level).
 //! - [`flags`]: open flags and `fopen` modes → the access they need.
 //! - [`paths`]: absolute paths in stack buffers: joining to a cwd or dirfd
 //!   path, and resolving symlinks through a caller-supplied `readlink`.
@@ -25,6 +27,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod api;
 pub mod childenv;
 pub mod elf;
 pub mod flags;

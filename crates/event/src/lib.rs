@@ -22,6 +22,9 @@
 //! | `target` | optional | in the rule grammar of `cat` |
 //! | `access` | optional | `r`, `w` or `rw` (file events) |
 //! | `argv` | optional | array of strings (process events) |
+//! | `service` | optional | the AWS service, as in IAM (api events) |
+//! | `region` | optional | the AWS region the call goes to (api events, when known) |
+//! | `bucket` | optional | the S3 bucket (api events, when known) |
 //! | `msg` | optional | text for a person (status and error lines) |
 //! | `count` | optional | how many alerts were suppressed (status lines) |
 //! | `cut` | only when true | something was cut to fit the line |
@@ -42,8 +45,9 @@
 //! the `target` is kept first and cut (between characters, never inside an
 //! escape) only when it alone does not fit, then `argv` items are dropped
 //! from the end (the last one kept may be cut), then `msg` is cut. `op`,
-//! `req` and `fn` are each cut to at most [`MAX_SHORT`] bytes of JSON text
-//! (they can come from the function's environment), which also sets `cut`.
+//! `req`, `fn`, `service`, `region` and `bucket` are each cut to at most
+//! [`MAX_SHORT`] bytes of JSON text (they can come from the function's
+//! environment or code), which also sets `cut`.
 //! A field that is present but has no room left at all is left out.
 //!
 //! Readers must ignore fields they do not know: later versions add some.
@@ -120,6 +124,11 @@ pub struct EventRef<'a> {
     pub access: Option<Access>,
     /// Process events only: the program's arguments.
     pub argv: Option<&'a [&'a [u8]]>,
+    /// Api events: the service (as in IAM), the region and the S3 bucket,
+    /// each when known.
+    pub service: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub bucket: Option<&'a str>,
     /// Status and error lines: what happened, for a person.
     pub msg: Option<&'a str>,
     /// Status lines that summarise suppressed alerts: how many.
@@ -144,6 +153,9 @@ impl<'a> EventRef<'a> {
             target: None,
             access: None,
             argv: None,
+            service: None,
+            region: None,
+            bucket: None,
             msg: None,
             count: None,
             pid,
@@ -163,6 +175,9 @@ pub struct Event {
     pub target: Option<String>,
     pub access: Option<Access>,
     pub argv: Option<Vec<String>>,
+    pub service: Option<String>,
+    pub region: Option<String>,
+    pub bucket: Option<String>,
     pub msg: Option<String>,
     pub count: Option<u64>,
     /// The target (or argv) was cut to fit the line: it is not the whole value.
@@ -349,6 +364,20 @@ fn put_access(o: &mut impl Out, ev: &EventRef<'_>) {
     }
 }
 
+/// `,"service":..,"region":..,"bucket":..`, each only when present;
+/// returns whether one was cut.
+fn put_api(o: &mut impl Out, ev: &EventRef<'_>) -> bool {
+    let mut cut = false;
+    for (key, value) in
+        [(&b",\"service\":"[..], ev.service), (b",\"region\":", ev.region), (b",\"bucket\":", ev.bucket)]
+    {
+        if value.is_some() {
+            cut |= put_short(o, key, value);
+        }
+    }
+    cut
+}
+
 fn put_count(o: &mut impl Out, ev: &EventRef<'_>) {
     if let Some(n) = ev.count {
         o.put(b",\"count\":");
@@ -447,6 +476,7 @@ pub fn encode(event: &EventRef<'_>, buf: &mut [u8]) -> usize {
     let mut fixed = Count(0);
     let mut capped = put_head(&mut fixed, ev);
     put_access(&mut fixed, ev);
+    capped |= put_api(&mut fixed, ev);
     put_count(&mut fixed, ev);
     capped |= put_tail(&mut fixed, ev);
     let fixed = fixed.0;
@@ -508,6 +538,7 @@ pub fn encode(event: &EventRef<'_>, buf: &mut [u8]) -> usize {
     if let (Some(a), Some(max)) = (ev.argv, plan.argv) {
         put_argv(&mut w, a, max);
     }
+    put_api(&mut w, ev);
     if let (Some(m), Some(max)) = (ev.msg, plan.msg) {
         put_msg(&mut w, m, max);
     }
@@ -634,6 +665,9 @@ pub fn decode(line: &str) -> Result<Event, DecodeError> {
         target: opt_str(&obj, "target")?,
         access,
         argv,
+        service: opt_str(&obj, "service")?,
+        region: opt_str(&obj, "region")?,
+        bucket: opt_str(&obj, "bucket")?,
         msg: opt_str(&obj, "msg")?,
         count: opt_u64(&obj, "count")?,
         cut,

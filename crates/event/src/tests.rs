@@ -57,6 +57,9 @@ fn design_example_decodes() {
             target: Some("/etc/shadow".into()),
             access: Some(Access::R),
             argv: None,
+            service: None,
+            region: None,
+            bucket: None,
             msg: None,
             count: None,
             cut: false,
@@ -101,6 +104,32 @@ fn every_field_in_order() {
     let e = decode(&enc(&ev)).unwrap();
     assert_eq!(e.argv, Some(vec!["git".to_string(), "clone".into(), String::new()]));
     assert_eq!((e.count, e.pid, e.ts, e.cut), (Some(u64::MAX), u32::MAX, u64::MAX, false));
+}
+
+#[test]
+fn api_fields() {
+    let ev = EventRef {
+        cat: Some(Category::Api),
+        op: Some("connect"),
+        target: Some(b"s3:*@logs"),
+        service: Some("s3"),
+        region: Some("eu-west-1"),
+        bucket: Some("logs"),
+        ..EventRef::new(EventType::Profile, 1, 2)
+    };
+    assert_eq!(
+        enc(&ev),
+        "{\"rampart\":1,\"type\":\"profile\",\"cat\":\"api\",\"op\":\"connect\",\"target\":\"s3:*@logs\",\
+         \"service\":\"s3\",\"region\":\"eu-west-1\",\"bucket\":\"logs\",\"pid\":1,\"req\":null,\"fn\":null,\"ts\":2}\n"
+    );
+    let e = decode(&enc(&ev)).unwrap();
+    assert_eq!(
+        (e.service.as_deref(), e.region.as_deref(), e.bucket.as_deref()),
+        (Some("s3"), Some("eu-west-1"), Some("logs"))
+    );
+    // Absent fields are left out, not written as null.
+    let ev = EventRef { service: Some("sts"), ..EventRef::new(EventType::Alert, 1, 2) };
+    assert!(enc(&ev).contains(",\"service\":\"sts\",\"pid\""));
 }
 
 #[test]
@@ -454,7 +483,7 @@ fn decode_errors() {
 fn decode_is_lenient_where_the_format_allows() {
     // Unknown fields (later versions), missing or null req/fn and optional fields.
     let e = decode(
-        "{\"rampart\":1,\"type\":\"alert\",\"service\":\"s3\",\"bucket\":{\"a\":[1]},\"op\":null,\"pid\":1,\"ts\":2}\r\n",
+        "{\"rampart\":1,\"type\":\"alert\",\"later\":\"s3\",\"other\":{\"a\":[1]},\"op\":null,\"pid\":1,\"ts\":2}\r\n",
     )
     .unwrap();
     assert_eq!(

@@ -50,6 +50,9 @@ struct Owned {
     target: Option<Vec<u8>>,
     access: Option<Access>,
     argv: Option<Vec<Vec<u8>>>,
+    service: Option<String>,
+    region: Option<String>,
+    bucket: Option<String>,
     msg: Option<String>,
     count: Option<u64>,
     pid: u32,
@@ -80,24 +83,34 @@ fn owned(
             prop::option::of(any::<u64>()),
             any::<u32>(),
             prop::option::of(text.clone()),
-            prop::option::of(text),
+            prop::option::of(text.clone()),
             any::<u64>(),
         ),
+        (prop::option::of(text.clone()), prop::option::of(text.clone()), prop::option::of(text)),
     )
-        .prop_map(|((kind, cat, op, target, access, argv), (msg, count, pid, req, function, ts))| Owned {
-            kind,
-            cat,
-            op,
-            target,
-            access,
-            argv,
-            msg,
-            count,
-            pid,
-            req,
-            function,
-            ts,
-        })
+        .prop_map(
+            |(
+                (kind, cat, op, target, access, argv),
+                (msg, count, pid, req, function, ts),
+                (service, region, bucket),
+            )| Owned {
+                kind,
+                cat,
+                op,
+                target,
+                access,
+                argv,
+                service,
+                region,
+                bucket,
+                msg,
+                count,
+                pid,
+                req,
+                function,
+                ts,
+            },
+        )
 }
 
 /// Calls `f` with the borrowed form of `o`.
@@ -110,6 +123,9 @@ fn with_ref<R>(o: &Owned, f: impl FnOnce(&EventRef<'_>) -> R) -> R {
         target: o.target.as_deref(),
         access: o.access,
         argv: argv.as_deref(),
+        service: o.service.as_deref(),
+        region: o.region.as_deref(),
+        bucket: o.bucket.as_deref(),
         msg: o.msg.as_deref(),
         count: o.count,
         pid: o.pid,
@@ -133,6 +149,9 @@ fn expected(o: &Owned) -> Event {
         target: o.target.as_deref().map(lossy),
         access: o.access,
         argv: o.argv.as_ref().map(|a| a.iter().map(|b| lossy(b)).collect()),
+        service: o.service.clone(),
+        region: o.region.clone(),
+        bucket: o.bucket.clone(),
         msg: o.msg.clone(),
         count: o.count,
         cut: false,
@@ -190,6 +209,9 @@ fn check(o: &Owned, len: usize) -> Result<Option<Event>, TestCaseError> {
     prop_assert_eq!(e.req.is_some(), o.req.is_some());
     prop_assert_eq!(e.function.is_some(), o.function.is_some());
     prop_assert_eq!(e.op.is_some(), o.op.is_some());
+    prop_assert_eq!(e.service.is_some(), o.service.is_some());
+    prop_assert_eq!(e.region.is_some(), o.region.is_some());
+    prop_assert_eq!(e.bucket.is_some(), o.bucket.is_some());
     if !e.cut {
         prop_assert_eq!(&e, &expected(o));
     } else {
@@ -197,6 +219,9 @@ fn check(o: &Owned, len: usize) -> Result<Option<Event>, TestCaseError> {
         prop_assert!(prefix_of(&e.op, &o.op));
         prop_assert!(prefix_of(&e.req, &o.req));
         prop_assert!(prefix_of(&e.function, &o.function));
+        prop_assert!(prefix_of(&e.service, &o.service));
+        prop_assert!(prefix_of(&e.region, &o.region));
+        prop_assert!(prefix_of(&e.bucket, &o.bucket));
         prop_assert!(prefix_of(&e.msg, &o.msg));
         prop_assert!(prefix_of(&e.target, &o.target.as_deref().map(lossy)));
         if let Some(got) = &e.argv {
@@ -212,7 +237,9 @@ fn check(o: &Owned, len: usize) -> Result<Option<Event>, TestCaseError> {
         }
         // A full-size buffer only cuts what did not fit, and then fills the line
         // but for a few bytes (a character or argv item that did not fit whole).
-        let capped = [&o.op, &o.req, &o.function].iter().any(|s| s.as_deref().is_some_and(|s| json_len(s) > MAX_SHORT));
+        let capped = [&o.op, &o.req, &o.function, &o.service, &o.region, &o.bucket]
+            .iter()
+            .any(|s| s.as_deref().is_some_and(|s| json_len(s) > MAX_SHORT));
         if len >= MAX_LINE && !capped {
             prop_assert!(n + 10 >= MAX_LINE, "cut at {} bytes", n);
         }

@@ -141,7 +141,14 @@ fn api_covers(a: &ApiRule, b: &ApiRule) -> bool {
             || p.bytes().all(|c| c == b'*')
             || (!has_wild(q) && wildcard_match(p.to_ascii_lowercase().as_bytes(), q.to_ascii_lowercase().as_bytes()))
     };
-    part(&a.service, &b.service) && part(&a.action, &b.action)
+    // A rule without a bucket allows every bucket; one with a bucket only
+    // the calls on a bucket it matches.
+    let bucket = match (&a.bucket, &b.bucket) {
+        (None, _) => true,
+        (Some(p), Some(q)) => part(p, q),
+        (Some(_), None) => false,
+    };
+    part(&a.service, &b.service) && part(&a.action, &b.action) && bucket
 }
 
 #[cfg(test)]
@@ -205,6 +212,10 @@ mod tests {
         assert!(c(Category::Api, "dynamodb:Get*", "dynamodb:getitem"));
         assert!(!c(Category::Api, "dynamodb:Get*", "dynamodb:*"));
         assert!(!c(Category::Api, "s3:*", "sqs:SendMessage"));
+        assert!(c(Category::Api, "s3:*", "s3:GetObject@b"));
+        assert!(c(Category::Api, "s3:*@logs-*", "s3:GetObject@logs-1"));
+        assert!(!c(Category::Api, "s3:*@logs-*", "s3:GetObject"));
+        assert!(!c(Category::Api, "s3:*@b", "s3:*@c"));
         assert!(c(Category::Input, "aws:sqs", "aws:sqs"));
         assert!(!c(Category::Input, "aws:sqs", "aws:sns"));
     }

@@ -50,8 +50,9 @@ pub enum Activity {
     Unix(String),
     /// A program executed (normalised absolute path).
     Process(String),
-    /// An AWS API call; `action` is `None` when only the service was known.
-    Api { service: String, action: Option<String> },
+    /// An AWS API call; `action` is `None` when only the service was known
+    /// (a connection to its endpoint), `bucket` the S3 bucket when known.
+    Api { service: String, action: Option<String>, bucket: Option<String> },
     /// The event source of an invocation.
     Input(InputSource),
 }
@@ -87,7 +88,7 @@ impl Activity {
             }
             Activity::Unix(path) => m.allows_unix(path.as_bytes()),
             Activity::Process(path) => m.allows_process(path.as_bytes()),
-            Activity::Api { service, action } => m.allows_api(service, action.as_deref()),
+            Activity::Api { service, action, bucket } => m.allows_api(service, action.as_deref(), bucket.as_deref()),
             Activity::Input(src) => m.allows_input(*src),
         }
     }
@@ -123,19 +124,30 @@ impl Activity {
             }
             Category::Process => Ok(Activity::Process(absolute(target)?)),
             Category::Api => {
-                let (service, action) = match target.split_once(':') {
-                    Some((s, a)) if a.is_empty() || a == "*" => (s, None),
-                    Some((s, a)) => (s, Some(a)),
+                let (call, bucket) = match target.split_once('@') {
+                    Some((c, b)) => (c, Some(b)),
                     None => (target, None),
                 };
-                let text = format!("{service}:{}", action.unwrap_or("*"));
+                let (service, action) = match call.split_once(':') {
+                    Some((s, a)) if a.is_empty() || a == "*" => (s, None),
+                    Some((s, a)) => (s, Some(a)),
+                    None => (call, None),
+                };
+                let mut text = format!("{service}:{}", action.unwrap_or("*"));
+                if let Some(b) = bucket {
+                    text.push('@');
+                    text.push_str(b);
+                }
                 let Rule::Api(r) = Rule::parse(Category::Api, &text)? else {
                     return Err(format!("{target:?} is not service:Action"));
                 };
-                if r.service.contains('*') || (action.is_some() && r.action.contains('*')) {
+                if r.service.contains('*')
+                    || (action.is_some() && r.action.contains('*'))
+                    || r.bucket.as_deref().is_some_and(|b| b.contains('*'))
+                {
                     return Err(format!("{target:?} is not one service:Action"));
                 }
-                Ok(Activity::Api { service: r.service, action: action.map(|_| r.action) })
+                Ok(Activity::Api { service: r.service, action: action.map(|_| r.action), bucket: r.bucket })
             }
             Category::Input => InputSource::parse(target)
                 .map(Activity::Input)
@@ -161,8 +173,13 @@ impl fmt::Display for Activity {
             }
             Activity::Unix(path) => write!(f, "unix:{path}"),
             Activity::Process(path) => f.write_str(path),
-            Activity::Api { service, action: Some(a) } => write!(f, "{service}:{a}"),
-            Activity::Api { service, action: None } => write!(f, "{service}"),
+            Activity::Api { service, action, bucket } => {
+                write!(f, "{service}:{}", action.as_deref().unwrap_or("*"))?;
+                match bucket {
+                    Some(b) => write!(f, "@{b}"),
+                    None => Ok(()),
+                }
+            }
             Activity::Input(src) => write!(f, "{src}"),
         }
     }
@@ -417,10 +434,8 @@ impl Learner {
                         None => (Category::Process, glob, escaped.then_some(Kind::Escaped)),
                     }
                 }
-                Activity::Api { service, action: Some(action) } => (Category::Api, format!("{service}:{action}"), None),
-                Activity::Api { service, action: None } => {
-                    (Category::Api, format!("{service}:*"), Some(Kind::ServiceOnly))
-                }
+                Activity::Api { action: Some(_), .. } => (Category::Api, a.to_string(), None),
+                Activity::Api { action: None, .. } => (Category::Api, a.to_string(), Some(Kind::ServiceOnly)),
                 Activity::Input(src) => (Category::Input, src.to_string(), None),
                 Activity::File { .. } => continue,
             };
@@ -428,6 +443,8 @@ impl Learner {
             cand.from.insert(a.to_string());
             cand.kinds.extend(kind);
         }
+
+        drop_covered_service_level(&mut cands[Category::Api as usize]);
 
         let mut added: [Vec<Added>; 5] = Default::default();
         for cat in Category::ALL {
@@ -525,6 +542,46 @@ impl Kind {
 }
 
 /// A rule being built: for files, the glob (access kept apart).
+/// Service-level api candidates (`SERVICE:*`, `s3:*@BUCKET`: only the
+/// endpoint was known) that the action-level candidates learned with them
+/// already allow — a service-level call is allowed by any rule of its
+/// service — are dropped, their lines credited to the first action-level
+/// rule that allows them. Decided on the whole set, so the order of the
+/// lines does not matter.
+fn drop_covered_service_level(cands: &mut BTreeMap<String, Cand>) {
+    let service_level = |c: &Cand| c.kinds.contains(&Kind::ServiceOnly);
+    let actions: Vec<(String, Rule)> = cands
+        .iter()
+        .filter(|(_, c)| !service_level(c))
+        .filter_map(|(text, _)| Rule::parse(Category::Api, text).ok().map(|r| (text.clone(), r)))
+        .collect();
+    if actions.is_empty() {
+        return;
+    }
+    let covering = |service: &str, bucket: Option<&str>| {
+        actions.iter().find_map(|(text, rule)| {
+            let mut p = rampart_policy::Policy::empty(rampart_policy::Mode::Block);
+            p.push(rule.clone());
+            p.compile().allows_api(service, None, bucket).then(|| text.clone())
+        })
+    };
+    let dropped: Vec<(String, String)> = cands
+        .iter()
+        .filter(|(_, c)| service_level(c))
+        .filter_map(|(text, _)| match Rule::parse(Category::Api, text) {
+            Ok(Rule::Api(r)) => covering(&r.service, r.bucket.as_deref()).map(|by| (text.clone(), by)),
+            _ => None,
+        })
+        .collect();
+    for (text, by) in dropped {
+        if let Some(c) = cands.remove(&text)
+            && let Some(target) = cands.get_mut(&by)
+        {
+            target.from.extend(c.from);
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Cand {
     access: Access,

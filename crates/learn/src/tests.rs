@@ -88,7 +88,7 @@ fn exact_rules_for_each_category() {
     assert!(!m.allows_file(b"/var/task/other.py", Access::R));
     assert!(!m.allows_file(b"/etc/ssl/certs/other.pem", Access::R));
     assert!(!m.allows_process(b"/usr/bin/curl"));
-    assert!(!m.allows_api("dynamodb", Some("DeleteItem")));
+    assert!(!m.allows_api("dynamodb", Some("DeleteItem"), None));
     assert!(!m.allows_input(InputSource::Sns));
     fn c(name: &str, port: u16) -> Connect<'_> {
         Connect { proto: Proto::Tcp, ip: None, name: Some(name.as_bytes()), port }
@@ -430,6 +430,61 @@ fn api_with_only_the_service() {
     assert_eq!(added(&l, Category::Api), ["s3:*", "sqs:*"]);
     assert_eq!(l.added(Category::Api)[0].generalised, ["only the service was known"]);
     check_allows_seen(&l);
+}
+
+#[test]
+fn api_buckets_are_learned_as_written() {
+    let l = learn(
+        &[
+            ev("profile", "api", "s3:GetObject@My-Bucket", ""),
+            ev("profile", "api", "s3:PutObject@logs", ""),
+            ev("alert", "api", "dynamodb:GetItem", ""),
+        ],
+        None,
+    );
+    assert_eq!(added(&l, Category::Api), ["dynamodb:GetItem", "s3:GetObject@my-bucket", "s3:PutObject@logs"]);
+    check_allows_seen(&l);
+    let m = matcher(&l);
+    assert!(!m.allows_api("s3", Some("GetObject"), Some("other")));
+    assert!(!m.allows_api("s3", Some("PutObject"), Some("my-bucket")));
+    // A wildcard bucket is not one observation.
+    let bad = learn(&[ev("profile", "api", "s3:GetObject@log*", "")], None);
+    assert!(added(&bad, Category::Api).is_empty());
+}
+
+/// A service-level observation (`SERVICE:*`, from a connection to the
+/// endpoint) is allowed by any rule of its service: learned alongside an
+/// action-level rule of the service it adds nothing, whatever the order
+/// of the lines.
+#[test]
+fn service_level_is_dropped_when_an_action_of_the_service_is_learned() {
+    let lines = [
+        ev("profile", "api", "dynamodb:*", r#","service":"dynamodb","region":"eu-west-1""#),
+        ev("profile", "api", "dynamodb:GetItem", ""),
+        ev("profile", "api", "s3:*@mybucket", r#","service":"s3","bucket":"mybucket""#),
+        ev("profile", "api", "s3:GetObject@mybucket", ""),
+        ev("profile", "api", "s3:*@otherbucket", ""),
+        ev("profile", "api", "sqs:*", ""),
+    ];
+    let want = ["dynamodb:GetItem", "s3:*@otherbucket", "s3:GetObject@mybucket", "sqs:*"];
+    let forward = learn(&lines, None);
+    assert_eq!(added(&forward, Category::Api), want);
+    let mut reversed = lines.to_vec();
+    reversed.reverse();
+    let backward = learn(&reversed, None);
+    assert_eq!(added(&backward, Category::Api), want);
+    for l in [&forward, &backward] {
+        check_allows_seen(l);
+        let get_item = &l.added(Category::Api)[0];
+        assert_eq!(get_item.from, ["dynamodb:*", "dynamodb:GetItem"], "the dropped line is credited");
+    }
+    // A path-style connection (bucket unknown) is allowed by a bucket rule.
+    let l = learn(&[ev("profile", "api", "s3:*", ""), ev("profile", "api", "s3:GetObject@b", "")], None);
+    assert_eq!(added(&l, Category::Api), ["s3:GetObject@b"]);
+    // An existing action-level rule of the service already allows it.
+    let doc = PolicyDoc::from_json(r#"{"version":1,"mode":"block","allow":{"api":["dynamodb:Query"]}}"#).unwrap();
+    let l = learn(&[ev("profile", "api", "dynamodb:*", "")], Some(&doc));
+    assert!(added(&l, Category::Api).is_empty());
 }
 
 #[test]

@@ -861,6 +861,15 @@ fn split_key((key, n): &(Vec<u8>, usize)) -> (&[u8], &[u8]) {
     (key.get(..*n).unwrap_or(&[]), key.get(*n + 1..).unwrap_or(&[]))
 }
 
+/// `text` in ASCII lower case in `buf`; `None` when it does not fit.
+fn lower_into<'b>(text: &[u8], buf: &'b mut [u8; MAX_API]) -> Option<&'b [u8]> {
+    let out = buf.get_mut(..text.len())?;
+    for (o, b) in out.iter_mut().zip(text) {
+        *o = b.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
 /// The longest `service:Action` looked up; longer queries are not allowed
 /// (they do not fit the stack buffer, so `allows` answers no).
 const MAX_API: usize = 256;
@@ -878,16 +887,27 @@ pub(crate) struct ApiIndex {
     /// Rules whose service has a wildcard: service and action patterns.
     wild_services: ByteStrings,
     wild_actions: ByteStrings,
+    /// Rules that name a bucket (few: S3 rules): service, action and
+    /// bucket patterns, scanned in order.
+    bucket_services: ByteStrings,
+    bucket_actions: ByteStrings,
+    bucket_patterns: ByteStrings,
 }
 
 impl ApiIndex {
-    pub(crate) fn build<'a>(rules: impl IntoIterator<Item = (&'a str, &'a str)>) -> ApiIndex {
+    pub(crate) fn build<'a>(rules: impl IntoIterator<Item = (&'a str, &'a str, Option<&'a str>)>) -> ApiIndex {
         // Sorted (not hashed) grouping: the same policy always compiles to
         // the same tables, so its snapshot is the same bytes. One key per
         // rule, `service:action` in lower case, in one sorted vector.
         let mut keys: Vec<(Vec<u8>, usize)> = Vec::new();
         let mut wild_services: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        for (service, action) in rules {
+        let mut with_bucket: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::new();
+        for (service, action, bucket) in rules {
+            if let Some(bucket) = bucket {
+                let lower = |s: &str| s.to_ascii_lowercase().into_bytes();
+                with_bucket.push((lower(service), lower(action), lower(bucket)));
+                continue;
+            }
             let mut key = Vec::with_capacity(service.len() + 1 + action.len());
             key.extend_from_slice(service.as_bytes());
             key.push(b':');
@@ -931,6 +951,9 @@ impl ApiIndex {
             action_patterns: ByteStrings::build(action_patterns.iter().copied()),
             wild_services: ByteStrings::build(wild_services.iter().map(|(s, _)| &s[..])),
             wild_actions: ByteStrings::build(wild_services.iter().map(|(_, a)| &a[..])),
+            bucket_services: ByteStrings::build(with_bucket.iter().map(|(s, _, _)| &s[..])),
+            bucket_actions: ByteStrings::build(with_bucket.iter().map(|(_, a, _)| &a[..])),
+            bucket_patterns: ByteStrings::build(with_bucket.iter().map(|(_, _, b)| &b[..])),
         }
     }
 
@@ -941,6 +964,9 @@ impl ApiIndex {
         w.array(&self.service_spans, |&(first, end)| Record::<8>::new().u32(first).u32(end).done());
         self.wild_services.write_snapshot(w);
         self.wild_actions.write_snapshot(w);
+        self.bucket_services.write_snapshot(w);
+        self.bucket_actions.write_snapshot(w);
+        self.bucket_patterns.write_snapshot(w);
     }
 
     /// Reads an index written by [`ApiIndex::write_snapshot`]: one span of
@@ -975,14 +1001,80 @@ impl ApiIndex {
                 wild_actions.len()
             )));
         }
-        Ok(ApiIndex { exact, services, service_spans, action_patterns, wild_services, wild_actions })
+        let bucket_services = ByteStrings::read_snapshot(r, "bucket rules' services")?;
+        let bucket_actions = ByteStrings::read_snapshot(r, "bucket rules' actions")?;
+        let bucket_patterns = ByteStrings::read_snapshot(r, "bucket rules' buckets")?;
+        if bucket_services.len() != bucket_actions.len() || bucket_services.len() != bucket_patterns.len() {
+            return Err(r.fail(format_args!(
+                "bucket rules with {} services, {} actions and {} buckets",
+                bucket_services.len(),
+                bucket_actions.len(),
+                bucket_patterns.len()
+            )));
+        }
+        Ok(ApiIndex {
+            exact,
+            services,
+            service_spans,
+            action_patterns,
+            wild_services,
+            wild_actions,
+            bucket_services,
+            bucket_actions,
+            bucket_patterns,
+        })
+    }
+
+    fn bucket_rules(&self) -> impl Iterator<Item = ((&[u8], &[u8]), &[u8])> {
+        self.bucket_services.iter().zip(self.bucket_actions.iter()).zip(self.bucket_patterns.iter())
+    }
+
+    /// See [`crate::ApiRule`] for what a bucket in a rule or a query means.
+    pub(crate) fn allows(&self, service: &str, action: Option<&str>, bucket: Option<&str>) -> bool {
+        if self.allows_any_bucket(service, action) {
+            return true;
+        }
+        // The same limit as for rules without a bucket: `service:Action`
+        // within MAX_API bytes.
+        if self.bucket_services.len() == 0 || service.len() + action.map_or(0, |a| a.len() + 1) > MAX_API {
+            return false;
+        }
+        self.allows_with_bucket(service, action, bucket).unwrap_or(false)
+    }
+
+    /// The rules with a bucket; `None` when a part does not fit the stack.
+    fn allows_with_bucket(&self, service: &str, action: Option<&str>, bucket: Option<&str>) -> Option<bool> {
+        let mut sbuf = [0u8; MAX_API];
+        let svc = lower_into(service.as_bytes(), &mut sbuf)?;
+        let mut abuf = [0u8; MAX_API];
+        let act = match action {
+            Some(a) => Some(lower_into(a.as_bytes(), &mut abuf)?),
+            None => None,
+        };
+        let mut bbuf = [0u8; MAX_API];
+        let bkt = match bucket {
+            Some(b) => Some(lower_into(b.as_bytes(), &mut bbuf)?),
+            None => None,
+        };
+        Some(self.bucket_rules().any(|((s, a), b)| {
+            match_wild(s, svc)
+                && act.is_none_or(|act| match_wild(a, act))
+                && match bkt {
+                    Some(bkt) => match_wild(b, bkt),
+                    // Only a service-level query (a connection whose
+                    // bucket is not in its name) is allowed by a bucket rule
+                    // without a bucket.
+                    None => act.is_none(),
+                }
+        }))
     }
 
     fn wild_rules(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.wild_services.iter().zip(self.wild_actions.iter())
     }
 
-    pub(crate) fn allows(&self, service: &str, action: Option<&str>) -> bool {
+    /// The rules without a bucket.
+    fn allows_any_bucket(&self, service: &str, action: Option<&str>) -> bool {
         let mut buf = [0u8; MAX_API];
         let action_len = action.map_or(0, |a| a.len() + 1);
         let Some(key) = buf.get_mut(..service.len().saturating_add(action_len)) else { return false };

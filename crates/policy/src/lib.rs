@@ -38,6 +38,9 @@ pub use error::PolicyError;
 pub use glob::{Glob, GlobSeg, match_wild as wildcard_match};
 pub use matcher::{Connect, Matcher, Verdict};
 pub use path::{PATH_MAX, normalize_path};
-pub use rule::{ApiRule, FileRule, HostPattern, NetRule, PortRange, Rule, UnixPattern, canonical_ip, mask_ip};
+pub use rule::{
+    ApiRule, FileRule, HostPattern, MAX_BUCKET, NetRule, PortRange, Rule, UnixPattern, canonical_ip, is_action_byte,
+    is_bucket_byte, is_service_byte, mask_ip,
+};
 pub use snapshot::{SNAPSHOT_VERSION, SnapshotError, reseal_snapshot};
 pub use types::{Access, Category, CategorySet, InputSource, Mode, Proto};

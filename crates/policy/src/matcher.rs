@@ -77,7 +77,7 @@ impl Policy {
                 UnixPattern::Abstract(n) => Some(n.as_bytes()),
                 UnixPattern::Path(_) => None,
             })),
-            api: ApiIndex::build(self.api.iter().map(|r| (r.service.as_str(), r.action.as_str()))),
+            api: ApiIndex::build(self.api.iter().map(|r| (r.service.as_str(), r.action.as_str(), r.bucket.as_deref()))),
             input: self.input.iter().fold(0, |bits, i| bits | i.bit()),
         }
     }
@@ -134,10 +134,14 @@ impl Matcher {
         }
     }
 
-    /// May this AWS API action be called? With `action` `None` (only the
-    /// service is known), any rule for the service allows it.
-    pub fn allows_api(&self, service: &str, action: Option<&str>) -> bool {
-        self.api.allows(service, action)
+    /// May this AWS API action be called (on `bucket`, when the call names
+    /// one)? With `action` `None` (only the service is known), any rule for
+    /// the service (and bucket) allows it. A rule without a bucket allows
+    /// any bucket and calls without one; a rule with a bucket allows only
+    /// calls on a matching known bucket, and service-level calls whose
+    /// bucket is not known (see [`crate::ApiRule`]).
+    pub fn allows_api(&self, service: &str, action: Option<&str>, bucket: Option<&str>) -> bool {
+        self.api.allows(service, action, bucket)
     }
 
     pub fn allows_input(&self, src: InputSource) -> bool {

@@ -82,12 +82,21 @@ fn wild_ci(pat: &str, text: &str) -> bool {
     match_wild(pat.to_ascii_lowercase().as_bytes(), text.to_ascii_lowercase().as_bytes())
 }
 
-pub fn allows_api(p: &Policy, service: &str, action: Option<&str>) -> bool {
-    // Queries longer than 256 bytes (`service:Action`) are never allowed.
-    if service.len() + action.map_or(0, |a| a.len() + 1) > 256 {
+pub fn allows_api(p: &Policy, service: &str, action: Option<&str>, bucket: Option<&str>) -> bool {
+    // Queries longer than 256 bytes (`service:Action`, or a bucket) are
+    // never allowed.
+    if service.len() + action.map_or(0, |a| a.len() + 1) > 256 || bucket.is_some_and(|b| b.len() > 256) {
         return false;
     }
-    p.api.iter().any(|r| wild_ci(&r.service, service) && action.is_none_or(|a| wild_ci(&r.action, a)))
+    p.api.iter().any(|r| {
+        wild_ci(&r.service, service)
+            && action.is_none_or(|a| wild_ci(&r.action, a))
+            && match (&r.bucket, bucket) {
+                (None, _) => true,
+                (Some(pat), Some(b)) => wild_ci(pat, b),
+                (Some(_), None) => action.is_none(),
+            }
+    })
 }
 
 pub fn allows_input(p: &Policy, src: InputSource) -> bool {

@@ -61,13 +61,22 @@ pub enum NetRule {
     Unix(UnixPattern),
 }
 
-/// An AWS API rule: `service:Action`, `*` wildcards in either part.
-/// Matching ignores case (IAM action names do); both parts are kept as
-/// written for display.
+/// An AWS API rule: `service:Action` or `service:Action@BUCKET`, `*`
+/// wildcards in every part. Matching ignores case (IAM action names do,
+/// and bucket names in host names are DNS names); the parts are kept as
+/// written for display, the service and bucket in lower case.
+///
+/// A rule without a bucket allows the calls it names on any bucket and
+/// calls that name no bucket. A rule with a bucket allows only calls on a
+/// known bucket that matches — except at service level with no known
+/// bucket (a path-style S3 connection), where any rule of the service
+/// allows, as any rule of the service allows a call whose action is not
+/// known.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ApiRule {
     pub service: String,
     pub action: String,
+    pub bucket: Option<String>,
 }
 
 /// A rule of any category.
@@ -342,22 +351,58 @@ impl fmt::Display for NetRule {
     }
 }
 
-const API_SHAPE: &str = "expected \"service:Action\" (e.g. dynamodb:GetItem, s3:*)";
+const API_SHAPE: &str =
+    "expected \"service:Action\" or \"service:Action@bucket\" (e.g. dynamodb:GetItem, s3:*, s3:GetObject@logs-*)";
+
+/// The longest bucket pattern (S3 allows 63 bytes; legacy names 255).
+pub const MAX_BUCKET: usize = 255;
+
+/// Bytes of a service name (`*` only in patterns).
+pub fn is_service_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+
+/// Bytes of an action name (`*` only in patterns).
+pub fn is_action_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// Bytes of a bucket name, legacy names included (`*` only in patterns).
+pub fn is_bucket_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')
+}
 
 fn parse_api(text: &str) -> Result<ApiRule, String> {
-    let (service, action) = text.split_once(':').ok_or_else(|| API_SHAPE.to_string())?;
-    if service.is_empty() || !service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*') {
+    let (service, rest) = text.split_once(':').ok_or_else(|| API_SHAPE.to_string())?;
+    let (action, bucket) = match rest.split_once('@') {
+        Some((a, b)) => (a, Some(b)),
+        None => (rest, None),
+    };
+    if service.is_empty() || !service.bytes().all(|b| is_service_byte(b) || b == b'*') {
         return Err(format!("{API_SHAPE}: bad service `{service}`"));
     }
-    if action.is_empty() || !action.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'*') {
+    if action.is_empty() || !action.bytes().all(|b| is_action_byte(b) || b == b'*') {
         return Err(format!("{API_SHAPE}: bad action `{action}`"));
     }
-    Ok(ApiRule { service: service.to_ascii_lowercase(), action: action.to_owned() })
+    if let Some(b) = bucket
+        && (b.is_empty() || b.len() > MAX_BUCKET || !b.bytes().all(|c| is_bucket_byte(c) || c == b'*'))
+    {
+        return Err(format!("{API_SHAPE}: bad bucket `{b}`"));
+    }
+    Ok(ApiRule {
+        service: service.to_ascii_lowercase(),
+        action: action.to_owned(),
+        bucket: bucket.map(str::to_ascii_lowercase),
+    })
 }
 
 impl fmt::Display for ApiRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.service, self.action)
+        write!(f, "{}:{}", self.service, self.action)?;
+        match &self.bucket {
+            Some(b) => write!(f, "@{b}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -436,6 +481,13 @@ mod tests {
         assert_eq!(ok(Category::Api, "s3:*"), "s3:*");
         assert!(err(Category::Api, "s3").contains("service:Action"));
         assert!(err(Category::Api, "s3:Get Object").contains("bad action"));
+        assert_eq!(ok(Category::Api, "s3:GetObject@My-Bucket"), "s3:GetObject@my-bucket");
+        assert_eq!(ok(Category::Api, "s3:*@logs-*"), "s3:*@logs-*");
+        assert_eq!(ok(Category::Api, "s3:*@a.b_c"), "s3:*@a.b_c");
+        assert!(err(Category::Api, "s3:GetObject@").contains("bad bucket"));
+        assert!(err(Category::Api, "s3:GetObject@a/b").contains("bad bucket"));
+        assert!(err(Category::Api, "s3:GetObject@a@b").contains("bad bucket"));
+        assert!(err(Category::Api, &format!("s3:GetObject@{}", "b".repeat(256))).contains("bad bucket"));
         assert_eq!(ok(Category::Input, "aws:sqs"), "aws:sqs");
         assert!(err(Category::Input, "aws:smtp").contains("aws:sqs"));
     }

@@ -61,7 +61,7 @@ const SNAPSHOT_MAGIC: [u8; 8] = *b"RAMPSNAP";
 /// The only snapshot format version this engine reads and writes. Snapshots
 /// never outlive the process tree that wrote them, so there is no migration:
 /// a reader of another version refuses and the caller compiles the policy.
-pub const SNAPSHOT_VERSION: u32 = 2;
+pub const SNAPSHOT_VERSION: u32 = 3;
 const HEADER: usize = 32;
 
 /// Rewrites the body length and checksum in the header of `bytes` (at least
@@ -599,7 +599,7 @@ mod tests {
         other[8] = 1;
         assert_eq!(
             open(&other).unwrap_err().to_string(),
-            "invalid policy snapshot: unsupported snapshot format version 1; this rampart reads version 2"
+            "invalid policy snapshot: unsupported snapshot format version 1; this rampart reads version 3"
         );
         assert!(open(b"RAMPSNA").unwrap_err().message().contains("header"));
         assert!(open(&[0u8; 40]).unwrap_err().message().contains("magic"));

@@ -60,10 +60,11 @@ proptest! {
         p in policy(),
         service in prop::sample::select(&["s3", "S3", "dynamodb", "sts", "iam", ""][..]),
         action in prop::option::of(prop::sample::select(&["GetObject", "getobject", "PutItem", "GetItem", "List", ""][..])),
+        bucket in prop::option::of(prop::sample::select(&["my-bucket", "MY-BUCKET", "logs-2024", "ab", "axb", ""][..])),
         input in prop::sample::select(&InputSource::ALL[..]),
     ) {
         let m = p.compile();
-        prop_assert_eq!(m.allows_api(service, action), reference::allows_api(&p, service, action));
+        prop_assert_eq!(m.allows_api(service, action, bucket), reference::allows_api(&p, service, action, bucket));
         prop_assert_eq!(m.allows_input(input), reference::allows_input(&p, input));
     }
 }

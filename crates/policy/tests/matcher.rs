@@ -90,7 +90,7 @@ fn empty_lists_allow_nothing() {
     assert!(!m.allows_process(b"/bin/sh"));
     assert!(!m.allows_connect(&tcp("127.0.0.1", Some("localhost"), 80)));
     assert!(!m.allows_unix(b"/run/x.sock"));
-    assert!(!m.allows_api("s3", None));
+    assert!(!m.allows_api("s3", None, None));
     assert!(!m.allows_input(InputSource::Direct));
 }
 
@@ -174,20 +174,50 @@ fn unix_sockets() {
 #[test]
 fn api_actions() {
     let m = policy("api", &["dynamodb:GetItem", "s3:Get*", "sts:*", "*:Describe*"]);
-    assert!(m.allows_api("dynamodb", Some("GetItem")));
-    assert!(m.allows_api("DynamoDB", Some("getitem")), "IAM names ignore case");
-    assert!(!m.allows_api("dynamodb", Some("PutItem")));
-    assert!(m.allows_api("s3", Some("GetObject")));
-    assert!(!m.allows_api("s3", Some("PutObject")));
-    assert!(m.allows_api("sts", Some("AssumeRole")));
-    assert!(m.allows_api("ec2", Some("DescribeInstances")));
-    assert!(!m.allows_api("ec2", Some("RunInstances")));
+    assert!(m.allows_api("dynamodb", Some("GetItem"), None));
+    assert!(m.allows_api("DynamoDB", Some("getitem"), None), "IAM names ignore case");
+    assert!(!m.allows_api("dynamodb", Some("PutItem"), None));
+    assert!(m.allows_api("s3", Some("GetObject"), None));
+    assert!(!m.allows_api("s3", Some("PutObject"), None));
+    assert!(m.allows_api("sts", Some("AssumeRole"), None));
+    assert!(m.allows_api("ec2", Some("DescribeInstances"), None));
+    assert!(!m.allows_api("ec2", Some("RunInstances"), None));
     // Service-level: any rule for the service allows it.
-    assert!(m.allows_api("dynamodb", None));
-    assert!(m.allows_api("ec2", None), "a wildcard service rule names every service");
+    assert!(m.allows_api("dynamodb", None, None));
+    assert!(m.allows_api("ec2", None, None), "a wildcard service rule names every service");
     let narrow = policy("api", &["dynamodb:GetItem"]);
-    assert!(!narrow.allows_api("iam", None));
-    assert!(!narrow.allows_api(&"x".repeat(300), None));
+    assert!(!narrow.allows_api("iam", None, None));
+    assert!(!narrow.allows_api(&"x".repeat(300), None, None));
+}
+
+#[test]
+fn api_buckets() {
+    let m = policy("api", &["s3:GetObject@my-bucket", "s3:*@logs-*", "dynamodb:GetItem", "s3:ListBuckets"]);
+    // A rule with a bucket: only that bucket (any case: host names are DNS).
+    assert!(m.allows_api("s3", Some("GetObject"), Some("my-bucket")));
+    assert!(m.allows_api("s3", Some("getobject"), Some("My-Bucket")));
+    assert!(!m.allows_api("s3", Some("GetObject"), Some("other-bucket")));
+    assert!(!m.allows_api("s3", Some("PutObject"), Some("my-bucket")));
+    assert!(m.allows_api("s3", Some("PutObject"), Some("logs-2024")));
+    assert!(!m.allows_api("s3", Some("PutObject"), Some("xlogs-2024")));
+    // An action-level call without a bucket: only rules without one.
+    assert!(!m.allows_api("s3", Some("GetObject"), None));
+    assert!(m.allows_api("s3", Some("ListBuckets"), None));
+    // A rule without a bucket allows the call on any bucket.
+    assert!(m.allows_api("s3", Some("ListBuckets"), Some("anything")));
+    assert!(m.allows_api("dynamodb", Some("GetItem"), Some("x")));
+    // Service level: any rule of the service for that bucket; with no
+    // known bucket (path-style), any rule of the service.
+    assert!(m.allows_api("s3", None, Some("my-bucket")));
+    assert!(m.allows_api("s3", None, Some("logs-1")));
+    assert!(m.allows_api("s3", None, Some("other")), "s3:ListBuckets names no bucket: any bucket");
+    assert!(m.allows_api("s3", None, None));
+    let only_bucket = policy("api", &["s3:GetObject@my-bucket"]);
+    assert!(only_bucket.allows_api("s3", None, Some("my-bucket")));
+    assert!(!only_bucket.allows_api("s3", None, Some("other")));
+    assert!(only_bucket.allows_api("s3", None, None), "path-style: the bucket is not known");
+    assert!(!only_bucket.allows_api("dynamodb", None, None));
+    assert!(!only_bucket.allows_api("s3", Some("GetObject"), Some(&"b".repeat(300))));
 }
 
 #[test]

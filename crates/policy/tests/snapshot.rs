@@ -20,7 +20,7 @@ use common::*;
 /// Every kind of rule the indexes hold: literal and wildcard paths, `**`,
 /// names, suffixes, IPv4/IPv6 addresses and networks at several prefix
 /// lengths, `*` hosts, Unix paths and abstract names, exact, wildcard-action
-/// and wildcard-service api rules, input sources.
+/// and wildcard-service api rules, api rules with a bucket, input sources.
 const SAMPLE: &str = r#"{
   "version": 1,
   "mode": "block",
@@ -30,7 +30,8 @@ const SAMPLE: &str = r#"{
     "network": ["*.amazonaws.com:443", "example.com:80", "10.0.0.0/8:5432", "10.1.2.3:22", "udp:169.254.78.1:53",
                 "[2001:db8::/32]:443", "[::1]:8080-8090", "udp:*:53", "unix:/var/run/*.sock", "unix:@nscd*"],
     "process": ["/usr/bin/git", "/var/task/bin/*", "/opt/**/run"],
-    "api": ["dynamodb:GetItem", "s3:*", "sqs:Send*", "s*:List*", "*:Describe*"],
+    "api": ["dynamodb:GetItem", "s3:*", "sqs:Send*", "s*:List*", "*:Describe*", "kms:Decrypt@x",
+            "s3x:GetObject@my-bucket", "s3x:Put*@logs-*"],
     "input": ["aws:sqs", "aws:apigateway"]
   }
 }"#;
@@ -79,17 +80,26 @@ const HOSTS: &[(Option<&str>, Option<&str>)] = &[
 
 const PORTS: &[u16] = &[0, 22, 53, 80, 443, 5432, 8085, 65535];
 
-const APIS: &[(&str, Option<&str>)] = &[
-    ("dynamodb", Some("GetItem")),
-    ("DynamoDB", Some("getitem")),
-    ("dynamodb", Some("PutItem")),
-    ("dynamodb", None),
-    ("s3", Some("PutObject")),
-    ("sqs", Some("SendMessage")),
-    ("sns", Some("ListTopics")),
-    ("iam", Some("DescribeX")),
-    ("iam", None),
-    ("sts", None),
+const APIS: &[(&str, Option<&str>, Option<&str>)] = &[
+    ("s3x", Some("GetObject"), Some("my-bucket")),
+    ("s3x", Some("GetObject"), Some("other")),
+    ("s3x", Some("GetObject"), None),
+    ("s3x", Some("PutObject"), Some("logs-1")),
+    ("s3x", Some("PutObject"), Some("My-Bucket")),
+    ("S3X", None, Some("LOGS-2")),
+    ("s3x", None, Some("other")),
+    ("s3x", None, None),
+    ("kms", Some("Decrypt"), None),
+    ("dynamodb", Some("GetItem"), None),
+    ("DynamoDB", Some("getitem"), None),
+    ("dynamodb", Some("PutItem"), None),
+    ("dynamodb", None, None),
+    ("s3", Some("PutObject"), None),
+    ("sqs", Some("SendMessage"), None),
+    ("sns", Some("ListTopics"), None),
+    ("iam", Some("DescribeX"), None),
+    ("iam", None, None),
+    ("sts", None, None),
 ];
 
 /// Asks `a` and `b` everything the fixed query lists cover; they must agree
@@ -128,10 +138,14 @@ fn assert_same_answers(a: &Matcher, b: &Matcher, policy: Option<&Policy>) {
             }
         }
     }
-    for &(service, action) in APIS {
-        assert_eq!(a.allows_api(service, action), b.allows_api(service, action), "{service}:{action:?}");
+    for &(service, action, bucket) in APIS {
+        assert_eq!(
+            a.allows_api(service, action, bucket),
+            b.allows_api(service, action, bucket),
+            "{service}:{action:?}"
+        );
         if let Some(p) = policy {
-            assert_eq!(a.allows_api(service, action), reference::allows_api(p, service, action));
+            assert_eq!(a.allows_api(service, action, bucket), reference::allows_api(p, service, action, bucket));
         }
     }
     for src in InputSource::ALL {
@@ -150,7 +164,7 @@ fn sample_round_trips() {
     // The sample exercises both sides of every index.
     assert!(loaded.allows_file(b"/var/task/app.py", Access::R) && !loaded.allows_file(b"/etc/shadow", Access::R));
     assert!(loaded.allows_unix(b"/var/run/docker.sock") && loaded.allows_unix(b"@nscd-x"));
-    assert!(loaded.allows_api("S3", Some("GetObject")) && loaded.allows_api("iam", Some("DescribeRoles")));
+    assert!(loaded.allows_api("S3", Some("GetObject"), None) && loaded.allows_api("iam", Some("DescribeRoles"), None));
     assert!(loaded.allows_input(InputSource::Sqs) && !loaded.allows_input(InputSource::Direct));
 }
 
@@ -303,6 +317,7 @@ proptest! {
         abstract_name in "@[ab]{0,3}",
         service in prop::sample::select(&["s3", "S3", "dynamodb", "sts", "iam", ""][..]),
         action in prop::option::of(prop::sample::select(&["GetObject", "getobject", "PutItem", "GetItem", "List", ""][..])),
+        bucket in prop::option::of(prop::sample::select(&["my-bucket", "logs-1", "axb", ""][..])),
     ) {
         let m = p.compile().with_mode(mode);
         let bytes = m.to_snapshot();
@@ -329,7 +344,7 @@ proptest! {
         prop_assert_eq!(l.allows_connect(&c), m.allows_connect(&c));
         prop_assert_eq!(l.allows_connect(&c), reference::allows_connect(&p, &c), "{:?}", c);
         prop_assert_eq!(l.allows_unix(abstract_name.as_bytes()), reference::allows_unix(&p, abstract_name.as_bytes()));
-        prop_assert_eq!(l.allows_api(service, action), reference::allows_api(&p, service, action));
+        prop_assert_eq!(l.allows_api(service, action, bucket), reference::allows_api(&p, service, action, bucket));
         for src in InputSource::ALL {
             prop_assert_eq!(l.allows_input(src), reference::allows_input(&p, src));
         }

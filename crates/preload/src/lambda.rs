@@ -110,7 +110,11 @@ impl Inspector for Relay {
         let allowed = st.matcher().allows_input(source);
         let v = st.verdict(Category::Input, allowed);
         let target = source.as_str().as_bytes();
-        report::verdict(st, v, &Activity { cat: Category::Input, op: "invoke", target, access: None, argv: None });
+        report::verdict(
+            st,
+            v,
+            &Activity { cat: Category::Input, op: "invoke", target, access: None, argv: None, api: None },
+        );
         if v == Verdict::Block {
             Delivery::Refuse {
                 error_type: "Rampart.InputDenied".into(),

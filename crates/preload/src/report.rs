@@ -7,6 +7,7 @@ use std::ffi::{CString, c_int};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
+use rampart_decide::api::ApiCall;
 use rampart_decide::hash;
 use rampart_decide::ratelimit::{Alert, RateLimit};
 use rampart_decide::seen::Seen;
@@ -26,6 +27,8 @@ pub struct Activity<'a> {
     pub target: &'a [u8],
     pub access: Option<Access>,
     pub argv: Option<&'a [&'a [u8]]>,
+    /// Api activities: the call's service, region and bucket for the line.
+    pub api: Option<ApiCall<'a>>,
 }
 
 /// Writes the line a verdict calls for (if any). errno is preserved.
@@ -59,6 +62,9 @@ pub fn verdict(st: &State, v: Verdict, a: &Activity<'_>) {
         target: Some(a.target),
         access: a.access,
         argv: a.argv,
+        service: a.api.map(|c| c.service),
+        region: a.api.and_then(|c| c.region),
+        bucket: a.api.and_then(|c| c.bucket),
         function: st.function.as_deref(),
         ..EventRef::new(kind, pid(), sys::now_ms())
     };

@@ -66,7 +66,9 @@ fn query(m: &Matcher) {
         }
     }
     for (service, action) in [("s3", Some("GetObject")), ("DynamoDB", None), ("sts", Some("x")), ("", Some(""))] {
-        let _ = m.allows_api(service, action);
+        for bucket in [None, Some("my-bucket"), Some("")] {
+            let _ = m.allows_api(service, action, bucket);
+        }
     }
     for src in InputSource::ALL {
         let _ = m.allows_input(src);

@@ -61,7 +61,13 @@ fn check_matcher(policy: &Policy) {
         }
     }
     for &(service, action) in APIS {
-        assert_eq!(m.allows_api(service, action), reference::allows_api(policy, service, action));
+        for bucket in [None, Some("my-bucket"), Some("Logs-1"), Some("other")] {
+            assert_eq!(
+                m.allows_api(service, action, bucket),
+                reference::allows_api(policy, service, action, bucket),
+                "{service}:{action:?}@{bucket:?}"
+            );
+        }
     }
     for src in InputSource::ALL {
         assert_eq!(m.allows_input(src), reference::allows_input(policy, src));

@@ -56,8 +56,12 @@ pub fn api_rule() -> impl Strategy<Value = String> {
     (
         prop::sample::select(&["s3", "S3", "dynamodb", "*", "s*", "sts"][..]),
         prop::sample::select(&["GetObject", "get*", "*", "PutItem", "*Item", "G*t*"][..]),
+        prop::option::of(prop::sample::select(&["my-bucket", "logs-*", "*", "My.Bucket", "a*b"][..])),
     )
-        .prop_map(|(s, a)| format!("{s}:{a}"))
+        .prop_map(|(s, a, b)| match b {
+            Some(b) => format!("{s}:{a}@{b}"),
+            None => format!("{s}:{a}"),
+        })
 }
 
 pub fn input_rule() -> impl Strategy<Value = String> {

@@ -227,6 +227,16 @@ fn freopen_like(
                 // SAFETY: path is a non-null C string.
                 unsafe { sys::c_bytes(path) }
             };
+            if let Some(query) = rampart_decide::api::sdk_query(p) {
+                // As a failed freopen (the original stream is closed), with
+                // the channel's answer in errno.
+                if !stream.is_null() {
+                    // SAFETY: stream is the caller's open stream.
+                    unsafe { libc::fclose(stream) };
+                }
+                crate::ops::api::sdk_open(st, op, query);
+                return std::ptr::null_mut();
+            }
             if let Decision::Deny = file::check_path(st, op, libc::AT_FDCWD, p, access, true) {
                 // As a failed freopen: the original stream is closed.
                 if !stream.is_null() {

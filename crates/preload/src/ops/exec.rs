@@ -54,6 +54,7 @@ pub fn check(st: &State, op: &'static str, program: Program<'_>, argv: *const *c
             target: path.as_bytes(),
             access: None,
             argv: Some(args.get(..n).unwrap_or(&[])),
+            api: None,
         };
         report::verdict(st, v, &a);
     }

@@ -57,6 +57,10 @@ pub fn open(
     let saved = sys::errno();
     // SAFETY: path is non-null (checked by the hook) and NUL-terminated.
     let bytes = unsafe { sys::c_bytes(path) };
+    // The SDK channel: a question to the library, never a file.
+    if let Some(query) = rampart_decide::api::sdk_query(bytes) {
+        return crate::ops::api::sdk_open(st, op, query);
+    }
     let access = open_access(flags);
     // The path buffer is only filled when needed: an absolute path is
     // checked as the caller wrote it (the matcher normalises it on its
@@ -83,7 +87,14 @@ pub fn open(
                     // Profile mode reports every open: use the caller's
                     // spelling when it is already the normal one.
                     if abs_slot.is_none() && is_normal(bytes) {
-                        let a = Activity { cat: Category::File, op, target: bytes, access: Some(access), argv: None };
+                        let a = Activity {
+                            cat: Category::File,
+                            op,
+                            target: bytes,
+                            access: Some(access),
+                            argv: None,
+                            api: None,
+                        };
                         report::verdict(st, v, &a);
                     } else {
                         report::verdict(st, v, &file_activity(op, filled(&mut abs_slot, bytes), access));
@@ -188,7 +199,11 @@ pub fn open(
 pub fn decide(st: &State, op: &'static str, path: &[u8], access: Access) -> Decision {
     let allowed = st.matcher().allows_file(path, access);
     let v = st.verdict(Category::File, allowed);
-    report::verdict(st, v, &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None });
+    report::verdict(
+        st,
+        v,
+        &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None, api: None },
+    );
     if v == Verdict::Block {
         sys::set_errno(libc::EACCES);
         Decision::Deny
@@ -265,5 +280,5 @@ fn unknown(st: &State, op: &'static str, bytes: &[u8], access: Access, real: imp
 }
 
 fn file_activity<'a>(op: &'static str, path: &'a PathBuf, access: Access) -> Activity<'a> {
-    Activity { cat: Category::File, op, target: path.as_bytes(), access: Some(access), argv: None }
+    Activity { cat: Category::File, op, target: path.as_bytes(), access: Some(access), argv: None, api: None }
 }

@@ -3,6 +3,7 @@
 
 use std::ffi::c_int;
 
+use rampart_decide::api::classify_host;
 use rampart_decide::names::NameTable;
 use rampart_decide::paths::PathBuf;
 use rampart_decide::seqtext::TEXT_MAX;
@@ -38,15 +39,19 @@ pub unsafe fn check(
     // SAFETY: the caller's contract.
     let bytes = unsafe { std::slice::from_raw_parts(addr.cast::<u8>(), len) };
     let mut target = StackText::<{ TEXT_MAX + 64 }>::new();
+    let mut name_buf = [0u8; TEXT_MAX];
+    let mut api_name: Option<&[u8]> = None;
     let allowed = match parse(bytes) {
         Peer::Inet { ip, port } => {
             if state::is_runtime_api(st, ip, port) {
                 return Ok(());
             }
             let proto = socket_proto(fd);
-            let mut name_buf = [0u8; TEXT_MAX];
             let name = NAMES.lookup(ip, &mut name_buf);
             net_target(&mut target, proto, name, ip, port);
+            if proto == Proto::Tcp {
+                api_name = name;
+            }
             st.matcher().allows_connect(&Connect { proto, ip: Some(ip), name, port })
         }
         Peer::UnixPath(path) => {
@@ -65,9 +70,17 @@ pub unsafe fn check(
         Peer::Nowhere | Peer::Other(_) => return Ok(()),
     };
     let v = st.verdict(Category::Network, allowed);
-    let a = Activity { cat: Category::Network, op, target: target.as_bytes(), access: None, argv: None };
+    let a = Activity { cat: Category::Network, op, target: target.as_bytes(), access: None, argv: None, api: None };
     report::verdict(st, v, &a);
-    if v == Verdict::Block { Err(libc::EACCES) } else { Ok(()) }
+    if v == Verdict::Block {
+        return Err(libc::EACCES);
+    }
+    // An AWS API endpoint: the api category at service level, after the
+    // network check (a blocked connection is one block line, not two).
+    match api_name.and_then(classify_host) {
+        Some(call) => crate::ops::api::connect(st, &call),
+        None => Ok(()),
+    }
 }
 
 /// TCP for stream sockets, UDP for datagram sockets (one `getsockopt`).

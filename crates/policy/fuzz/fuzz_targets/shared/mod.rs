@@ -16,6 +16,7 @@ pub const NAMES: &[&str] =
     &["example.com", "a.example.com", "b.a.example.com", "amazonaws.com", "s3.amazonaws.com", "com"];
 pub const SERVICES: &[&str] = &["s3", "dynamodb", "sts", "*", "s*", "dynamo*", "S3"];
 pub const ACTIONS: &[&str] = &["GetItem", "getitem", "*", "Get*", "PutObject", "?etItem", "Get?tem"];
+pub const BUCKETS: &[&str] = &["my-bucket", "MY-BUCKET", "logs-*", "logs-2024", "*", "a.b_c", "a*b"];
 
 pub fn pick<'a>(list: &[&'a str], i: u8) -> &'a str {
     list[i as usize % list.len()]
@@ -206,14 +207,15 @@ impl NetText {
 
 #[derive(Arbitrary, Debug)]
 pub enum ApiText {
-    Known(u8, u8),
+    Known(u8, u8, Option<u8>),
     Raw(String),
 }
 
 impl ApiText {
     pub fn text(&self) -> String {
         match self {
-            ApiText::Known(s, a) => format!("{}:{}", pick(SERVICES, *s), pick(ACTIONS, *a)),
+            ApiText::Known(s, a, None) => format!("{}:{}", pick(SERVICES, *s), pick(ACTIONS, *a)),
+            ApiText::Known(s, a, Some(b)) => format!("{}:{}@{}", pick(SERVICES, *s), pick(ACTIONS, *a), pick(BUCKETS, *b)),
             ApiText::Raw(r) => r.clone(),
         }
     }
@@ -283,10 +285,12 @@ pub enum Query {
     Api {
         service: u8,
         action: Option<u8>,
+        bucket: Option<u8>,
     },
     RawApi {
         service: String,
         action: Option<String>,
+        bucket: Option<String>,
     },
     Input(u8),
 }
@@ -372,13 +376,14 @@ pub fn check(policy: &Policy, m: &Matcher, q: &Query) {
         Query::RawUnix(path) => {
             assert_eq!(m.allows_unix(path), reference::allows_unix(policy, path), "{path:?}");
         }
-        Query::Api { service, action } => {
+        Query::Api { service, action, bucket } => {
             let (s, a) = (pick(SERVICES, *service), action.map(|a| pick(ACTIONS, a)));
-            assert_eq!(m.allows_api(s, a), reference::allows_api(policy, s, a), "allows_api({s:?}, {a:?})");
+            let b = bucket.map(|b| pick(BUCKETS, b));
+            assert_eq!(m.allows_api(s, a, b), reference::allows_api(policy, s, a, b), "allows_api({s:?}, {a:?}, {b:?})");
         }
-        Query::RawApi { service, action } => {
-            let a = action.as_deref();
-            assert_eq!(m.allows_api(service, a), reference::allows_api(policy, service, a), "{service:?} {a:?}");
+        Query::RawApi { service, action, bucket } => {
+            let (a, b) = (action.as_deref(), bucket.as_deref());
+            assert_eq!(m.allows_api(service, a, b), reference::allows_api(policy, service, a, b), "{service:?} {a:?} {b:?}");
         }
         Query::Input(i) => {
             let src = InputSource::ALL[*i as usize % InputSource::ALL.len()];
