@@ -27,6 +27,9 @@ use crate::runtimes_common::TempDir;
 
 /// The script in the repository.
 pub const WRAPPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shims/wrapper");
+/// The language shims in the repository, one folder per runtime.
+const SHIMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shims");
+const SHIM_DIRS: [&str; 2] = ["python", "node"];
 
 /// bash's own `$HOSTTYPE` (the name of the layer's lib/ folder for this
 /// machine), not one inherited from the environment.
@@ -94,6 +97,26 @@ impl Layer {
         }
         wait_executable(&wrapper);
         Layer { dir, wrapper }
+    }
+
+    /// [`Layer::new`] with the language shims where the layer zip has them,
+    /// every file of `shims/python/` and `shims/node/` under
+    /// `opt/rampart/python/` and `opt/rampart/node/`.
+    pub fn with_shims() -> Layer {
+        let layer = Layer::new();
+        let root = layer.wrapper().parent().expect("opt/rampart").to_owned();
+        for dir in SHIM_DIRS {
+            let from = Path::new(SHIMS).join(dir);
+            std::fs::create_dir_all(root.join(dir)).unwrap_or_else(|e| panic!("create {dir}: {e}"));
+            let entries = std::fs::read_dir(&from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+            for entry in entries.map(|e| e.expect("a directory entry")) {
+                if entry.file_type().is_ok_and(|t| t.is_file()) {
+                    let to = root.join(dir).join(entry.file_name());
+                    std::fs::copy(entry.path(), &to).unwrap_or_else(|e| panic!("copy {}: {e}", entry.path().display()));
+                }
+            }
+        }
+        layer
     }
 
     /// The temporary directory that holds `opt/` (a canonical path).

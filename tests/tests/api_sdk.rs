@@ -39,7 +39,6 @@ use rampart_tests::runtimes_common::TempDir;
 use rampart_tests::{Outcome, outcome, rampart_bin, write_policy};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/runtimes/api");
-const SHIMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shims");
 const VERSIONS: &str = include_str!("../runtimes/api/versions.txt");
 
 /// What the policy allows, and what it does not, in the order the
@@ -125,24 +124,6 @@ fn sdk_js() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-/// The layer with the language shims where the layer zip has them:
-/// `opt/rampart/python/{sitecustomize,rampart_botocore}.py` and
-/// `opt/rampart/node/rampart.js`.
-fn layer() -> Layer {
-    let layer = Layer::new();
-    let root = layer.wrapper().parent().expect("opt/rampart").to_owned();
-    for (dir, files) in
-        [("python", &["sitecustomize.py", "rampart_botocore.py"][..]), ("node", &["rampart.js", "package.json"][..])]
-    {
-        std::fs::create_dir_all(root.join(dir)).expect("mkdir");
-        for f in files {
-            let from = Path::new(SHIMS).join(dir).join(f);
-            std::fs::copy(&from, root.join(dir).join(f)).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
-        }
-    }
-    layer
 }
 
 /// moto's server on a loopback port, recording every request it gets into
@@ -354,7 +335,7 @@ fn policy(dir: &Path, mode: &str, api: &[&str]) -> PathBuf {
 
 fn block(rt: Runtime) {
     let moto = Moto::start();
-    let layer = layer();
+    let layer = Layer::with_shims();
     let dir = TempDir::new("api-block");
     let policy = policy(dir.path(), "block", &ALLOWED);
     let out = run_calls(&layer, &moto, rt, Some(&policy));
@@ -380,7 +361,7 @@ fn block(rt: Runtime) {
 
 fn alert(rt: Runtime) {
     let moto = Moto::start();
-    let layer = layer();
+    let layer = Layer::with_shims();
     let dir = TempDir::new("api-alert");
     let policy = policy(dir.path(), "alert", &ALLOWED);
     let out = run_calls(&layer, &moto, rt, Some(&policy));
@@ -398,7 +379,7 @@ fn alert(rt: Runtime) {
 
 fn profile_and_learn(rt: Runtime) {
     let moto = Moto::start();
-    let layer = layer();
+    let layer = Layer::with_shims();
     let raw = run_calls_raw(&layer, &moto, rt, None);
     let out = outcome(raw.clone());
     out.assert_success();
@@ -478,7 +459,7 @@ fn plain(layer: &Layer, args: &[&str]) -> Outcome {
 
 #[test]
 fn python_shim_imports_nothing_until_botocore_is_imported() {
-    let layer = layer();
+    let layer = Layer::with_shims();
     let code = "import sys, json\n\
                 print(type(sys.modules['sitecustomize'].__spec__.loader).__name__)\n\
                 print([type(f).__name__ if not isinstance(f, type) else f.__name__ for f in sys.meta_path][0])\n\
@@ -508,7 +489,7 @@ fn python_shim_imports_nothing_until_botocore_is_imported() {
 
 #[test]
 fn node_shim_loads_nothing_until_the_sdk_is_required() {
-    let layer = layer();
+    let layer = Layer::with_shims();
     let code = "const before = Object.keys(require.cache);\n\
                 console.log(JSON.stringify(before.map((k) => k.split('/').pop())));\n\
                 require('@aws-sdk/client-dynamodb');\n\
@@ -532,7 +513,7 @@ fn node_es_module_imports_of_the_sdk_are_checked_too() {
     // ES modules resolve packages from node_modules beside them (not
     // NODE_PATH): the fixture goes next to a link to the SDK.
     let moto = Moto::start();
-    let layer = layer();
+    let layer = Layer::with_shims();
     let dir = TempDir::new("api-esm");
     std::os::unix::fs::symlink(sdk_js(), dir.path().join("node_modules")).expect("symlink");
     let fixture = dir.path().join("delete.mjs");
@@ -561,7 +542,7 @@ fn python_shim_failures_never_break_a_call() {
     // A shim that cannot load its hook (rampart_botocore.py missing from the
     // layer) leaves botocore as it is: calls work, unchecked.
     let moto = Moto::start();
-    let layer = layer();
+    let layer = Layer::with_shims();
     let hook = layer.wrapper().with_file_name("python").join("rampart_botocore.py");
     std::fs::remove_file(&hook).expect("remove the hook");
     let mut cmd = Command::new(layer.wrapper());

@@ -376,27 +376,9 @@ fn finds_the_library_however_it_is_started() {
     }
 }
 
-/// [`Layer::new`] with the language shims where the layer zip has them:
-/// `opt/rampart/python/{sitecustomize,rampart_botocore}.py` and
-/// `opt/rampart/node/rampart.js`.
-fn layer_with_shims() -> Layer {
-    let layer = Layer::new();
-    let shims = Path::new(WRAPPER).parent().expect("shims/");
-    let root = layer.wrapper().parent().expect("opt/rampart").to_owned();
-    for (dir, files) in
-        [("python", &["sitecustomize.py", "rampart_botocore.py"][..]), ("node", &["rampart.js", "package.json"][..])]
-    {
-        std::fs::create_dir_all(root.join(dir)).expect("mkdir");
-        for f in files {
-            std::fs::copy(shims.join(dir).join(f), root.join(dir).join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
-        }
-    }
-    layer
-}
-
 #[test]
 fn hands_the_runtime_the_language_shims_keeping_the_users_settings() {
-    let layer = layer_with_shims();
+    let layer = Layer::with_shims();
     let here = layer.wrapper().parent().expect("opt/rampart").display().to_string();
     let show = ["/bin/sh", "-c", "echo \"[${PYTHONPATH-unset}]\"; echo \"[${NODE_OPTIONS-unset}]\""];
     let python = format!("{here}/python");
@@ -437,7 +419,7 @@ fn hands_the_runtime_the_language_shims_keeping_the_users_settings() {
 
 #[test]
 fn the_shims_load_in_real_interpreters_and_keep_the_users_hooks() {
-    let layer = layer_with_shims();
+    let layer = Layer::with_shims();
     let (exe, _) = python();
     // The function's own sitecustomize, which the shim's hides on sys.path.
     let user = TempDir::new("user-site");
@@ -460,4 +442,48 @@ fn the_shims_load_in_real_interpreters_and_keep_the_users_hooks() {
     let out = outcome(output(command(&layer, &["node", "-e", code]).env("NODE_OPTIONS", "--title=user-title")));
     out.assert_success();
     assert_eq!(out.stdout.trim(), "user-title rampart.js", "{out:#?}");
+}
+
+/// The shims are the layer's own files: under a block policy with no rule
+/// for the layer, the runtime still reads them, and no line is written;
+/// nothing there can be written either (Python's bytecode cache for the
+/// shim is refused, silently).
+#[test]
+fn the_shims_are_read_without_rules_and_never_written() {
+    let layer = Layer::with_shims();
+    let (exe, prefix) = python();
+    let mut file = base_file_rules();
+    file.push(format!("r {prefix}/**"));
+    let rules = file.iter().map(|r| json_str(r)).collect::<Vec<_>>().join(", ");
+    let policy_dir = TempDir::new("shims-policy");
+    let policy = write_policy(
+        policy_dir.path(),
+        &format!("{{\"version\": 1, \"mode\": \"block\", \"block\": [\"file\"], \"allow\": {{\"file\": [{rules}]}}}}"),
+    );
+    let shims = layer.wrapper().with_file_name("python");
+
+    let code = "import sys\nf = sys.meta_path[0]\nprint(getattr(f, '__name__', type(f).__name__), sys.modules['sitecustomize'].__file__)\n";
+    let mut cmd = command(&layer, &[exe.as_str(), "-c", code]);
+    let out = outcome(output(cmd.env("RAMPART_POLICY", &policy).env_remove("PYTHONPATH")));
+    out.assert_success();
+    assert_eq!(
+        out.stdout.trim(),
+        format!("RampartBotocoreFinder {}", shims.join("sitecustomize.py").display()),
+        "{out:#?}"
+    );
+    assert!(out.of(Block).is_empty() && out.of(Error).is_empty(), "no line for the layer's own files: {out:#?}");
+    assert!(!shims.join("__pycache__").exists(), "the layer's python/ was written to");
+
+    let code = "console.log(Object.keys(require.cache).map((k) => k.split('/').pop()).join())";
+    let out = outcome(output(
+        command(&layer, &["node", "-e", code]).env("RAMPART_POLICY", &policy).env_remove("NODE_OPTIONS"),
+    ));
+    out.assert_success();
+    assert_eq!(out.stdout.trim(), "rampart.js", "{out:#?}");
+    // Node.js also looks for a package.json above the working directory
+    // (the function's own reads, blocked here): none of the layer's.
+    let layer_dir = layer.wrapper().parent().expect("opt/rampart").display().to_string();
+    let own = out.of(Block).into_iter().filter(|e| e.target.as_deref().is_some_and(|t| t.starts_with(&layer_dir)));
+    assert_eq!(own.count(), 0, "no line for the layer's own files: {out:#?}");
+    assert!(out.of(Error).is_empty(), "{out:#?}");
 }

@@ -8,6 +8,7 @@
 //!
 //! - [`api`]: AWS API calls: the SDK channel's paths (action level) and
 //!   the host names SDKs connect to (service level).
+//! - [`layer`]: the layer's own shim files, which never need rules.
 //! - [`flags`]: open flags and `fopen` modes → the access they need.
 //! - [`paths`]: absolute paths in stack buffers: joining to a cwd or dirfd
 //!   path, and resolving symlinks through a caller-supplied `readlink`.
@@ -32,6 +33,7 @@ pub mod childenv;
 pub mod elf;
 pub mod flags;
 pub mod hash;
+pub mod layer;
 pub mod names;
 pub mod paths;
 pub mod ratelimit;

@@ -33,6 +33,9 @@ pub struct State {
     /// Where event lines go: the stderr of the process the wrapper
     /// started, as `/proc/PID/fd/N` (see `report::open_log`).
     pub log_path: Option<CString>,
+    /// `/opt/rampart/` when this library is the layer's: the shims there
+    /// are its own files (rampart_decide::layer).
+    pub layer_root: Option<Vec<u8>>,
 }
 
 static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
@@ -157,7 +160,8 @@ pub fn load() {
     }
     let log_path = report::open_log(std::env::var_os("RAMPART_LOG").as_deref());
     let child_env = child_env(&[("RAMPART_LOG", log_path.as_ref()), ("RAMPART_SNAPSHOT", control_path.as_ref())]);
-    let state = State { function, runtime_api, child_env, in_place_env, log_path };
+    let layer_root = own_path().and_then(|p| rampart_decide::layer::layer_root(&p).map(<[u8]>::to_vec));
+    let state = State { function, runtime_api, child_env, in_place_env, log_path, layer_root };
     STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
 
     for e in &errors {

@@ -197,6 +197,15 @@ pub fn open(
 /// absolute within PATH_MAX is never allowed by a rule, so it lands here as
 /// it is and is treated as not allowed.
 pub fn decide(st: &State, op: &'static str, path: &[u8], access: Access) -> Decision {
+    if let Some(root) = &st.layer_root
+        && rampart_decide::layer::is_shim_path(root, path)
+    {
+        if access == Access::R {
+            return Decision::Allow;
+        }
+        sys::set_errno(libc::EACCES);
+        return Decision::Deny;
+    }
     let allowed = st.matcher().allows_file(path, access);
     let v = st.verdict(Category::File, allowed);
     report::verdict(
