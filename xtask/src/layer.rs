@@ -643,13 +643,35 @@ fn common_files(root: &Path) -> Result<Vec<Entry>, String> {
         .map(|p| root.join(p))
         .find(|p| p.is_file())
         .ok_or("no LICENSE and no layer-build/NOTICE")?;
-    Ok(vec![
+    let mut entries = vec![
         Entry { name: "rampart/".into(), mode: 0o755, data: None },
         Entry { name: "rampart/LICENSE".into(), mode: 0o644, data: Some(read(&license)?) },
         Entry { name: "rampart/VERSION".into(), mode: 0o644, data: Some(version.into_bytes()) },
         Entry { name: "rampart/wrapper".into(), mode: 0o755, data: Some(read(&root.join("shims/wrapper"))?) },
-    ])
+    ];
+    // The language shims the wrapper puts on the runtimes' paths: every
+    // regular file of shims/python and shims/node (no __pycache__).
+    for dir in SHIM_DIRS {
+        entries.push(Entry { name: format!("rampart/{dir}/"), mode: 0o755, data: None });
+        let from = root.join("shims").join(dir);
+        let listing = std::fs::read_dir(&from).map_err(|e| format!("{}: {e}", from.display()))?;
+        for entry in listing {
+            let entry = entry.map_err(|e| format!("{}: {e}", from.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().is_ok_and(|t| t.is_file()) && !name.starts_with('.') {
+                entries.push(Entry {
+                    name: format!("rampart/{dir}/{name}"),
+                    mode: 0o644,
+                    data: Some(read(&entry.path())?),
+                });
+            }
+        }
+    }
+    Ok(entries)
 }
+
+/// The folders of `shims/` that go into the layer as they are.
+const SHIM_DIRS: [&str; 2] = ["python", "node"];
 
 fn arch_files(common: &[Entry], target: &Path, arch: &Arch, notice: String) -> Result<Vec<Entry>, String> {
     let mut files: Vec<Entry> =

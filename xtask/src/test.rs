@@ -105,7 +105,7 @@ pub fn main(opts: Options) -> i32 {
         step("tools", "rustfmt, clippy and cargo-fuzz, installed only if missing", ensure_tools),
         step(
             "runtimes",
-            "java, javac, mcs, dotnetcore2, botocore, moto[server], s3s-fs, shellcheck, the Lambda emulator and runtime clients, installed only if missing",
+            "java, javac, mcs, dotnetcore2, botocore, boto3, moto[server], s3s-fs, shellcheck, the Lambda emulator and runtime clients, the AWS SDK for JavaScript, cfn-lint, python-hcl2, hclfmt and the CDK packages, installed only if missing",
             ensure_runtimes,
         ),
         cargo_step("fmt", &["fmt", "--all", "--", "--check"]),
@@ -140,6 +140,9 @@ pub fn main(opts: Options) -> i32 {
             "cargo xtask bench-lambda --smoke (warm and cold invocations under the emulator, bare vs the layer)",
             || crate::lambdabench::main(&["--smoke".to_owned()]),
         ),
+        step("bench-api-smoke", "cargo xtask bench-api --smoke (the language shims' cost per AWS API call)", || {
+            crate::apibench::main(&["--smoke".to_owned()])
+        }),
     ];
     // The fuzz crates are workspaces of their own: fmt each one here.
     for (i, (dir, _)) in FUZZ_CRATES.iter().enumerate() {
