@@ -215,7 +215,9 @@ impl ApiText {
     pub fn text(&self) -> String {
         match self {
             ApiText::Known(s, a, None) => format!("{}:{}", pick(SERVICES, *s), pick(ACTIONS, *a)),
-            ApiText::Known(s, a, Some(b)) => format!("{}:{}@{}", pick(SERVICES, *s), pick(ACTIONS, *a), pick(BUCKETS, *b)),
+            ApiText::Known(s, a, Some(b)) => {
+                format!("{}:{}@{}", pick(SERVICES, *s), pick(ACTIONS, *a), pick(BUCKETS, *b))
+            }
             ApiText::Raw(r) => r.clone(),
         }
     }
@@ -379,11 +381,19 @@ pub fn check(policy: &Policy, m: &Matcher, q: &Query) {
         Query::Api { service, action, bucket } => {
             let (s, a) = (pick(SERVICES, *service), action.map(|a| pick(ACTIONS, a)));
             let b = bucket.map(|b| pick(BUCKETS, b));
-            assert_eq!(m.allows_api(s, a, b), reference::allows_api(policy, s, a, b), "allows_api({s:?}, {a:?}, {b:?})");
+            assert_eq!(
+                m.allows_api(s, a, b),
+                reference::allows_api(policy, s, a, b),
+                "allows_api({s:?}, {a:?}, {b:?})"
+            );
         }
         Query::RawApi { service, action, bucket } => {
             let (a, b) = (action.as_deref(), bucket.as_deref());
-            assert_eq!(m.allows_api(service, a, b), reference::allows_api(policy, service, a, b), "{service:?} {a:?} {b:?}");
+            assert_eq!(
+                m.allows_api(service, a, b),
+                reference::allows_api(policy, service, a, b),
+                "{service:?} {a:?} {b:?}"
+            );
         }
         Query::Input(i) => {
             let src = InputSource::ALL[*i as usize % InputSource::ALL.len()];
