@@ -107,6 +107,48 @@ pub fn outcome(out: Output) -> Outcome {
     Outcome { code: out.status.code(), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr, events }
 }
 
+/// What one `rampart` command (not `run`) did.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    /// Panics with the whole output unless the command exited 0.
+    pub fn ok(&self) -> &CliOutput {
+        assert_eq!(self.code, 0, "{self:#?}");
+        self
+    }
+
+    /// Asserts the one-line `rampart: ...` error with exit code 2 and returns it.
+    pub fn fails(&self) -> String {
+        assert_eq!(self.code, 2, "{self:#?}");
+        assert!(self.stderr.starts_with("rampart: "), "{self:#?}");
+        assert_eq!(self.stderr.lines().count(), 1, "{self:#?}");
+        self.stderr.trim_end().to_string()
+    }
+}
+
+/// Runs `rampart ARGS` in `cwd` with only `env` and `HOME=home`, no stdin.
+pub fn rampart_cli(args: &[&str], home: &Path, cwd: &Path, env: &[(String, String)]) -> CliOutput {
+    let out = Command::new(rampart_bin())
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rampart");
+    CliOutput {
+        code: out.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    }
+}
+
 /// A `rampart run` command line: add the program and its arguments with
 /// `.args()`, environment with `.env()`, then [`run`] it.
 ///
@@ -147,4 +189,13 @@ pub fn write_policy(dir: &Path, json: &str) -> PathBuf {
     // to profile mode and the test would check the wrong thing.
     rampart_policy::Policy::parse(json).unwrap_or_else(|e| panic!("test policy is invalid: {e}\n{json}"));
     path
+}
+
+/// The value of `KEY=VALUE` in a versions file's text (`path` names it in
+/// the panic: a missing key is a bug in that file).
+pub fn versions_value(path: &str, text: &'static str, key: &str) -> &'static str {
+    text.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("{path} has no {key}="))
 }

@@ -63,6 +63,7 @@ use std::time::{Duration, Instant};
 use rampart_event::{Event, PREFIX};
 
 use crate::runtimes_common::TempDir;
+use crate::versions_value;
 
 /// What to run when something is missing (a failure, never a skip).
 pub const INSTALL: &str = "run `cargo xtask test`, which installs the emulator and the runtime clients \
@@ -85,11 +86,7 @@ const VERSIONS: &str = include_str!("../runtimes/lambda/versions.txt");
 
 /// A `KEY=VALUE` of tests/runtimes/lambda/versions.txt.
 pub fn version(key: &str) -> &'static str {
-    VERSIONS
-        .lines()
-        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("tests/runtimes/lambda/versions.txt has no {key}="))
+    versions_value("tests/runtimes/lambda/versions.txt", VERSIONS, key)
 }
 
 // ---------------------------------------------------------------------------

@@ -36,7 +36,7 @@ use rampart_policy::Category;
 use rampart_tests::layer::Layer;
 use rampart_tests::rie::cache_dir;
 use rampart_tests::runtimes_common::TempDir;
-use rampart_tests::{Outcome, outcome, rampart_bin, write_policy};
+use rampart_tests::{Outcome, outcome, rampart_bin, versions_value, write_policy};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/runtimes/api");
 const VERSIONS: &str = include_str!("../runtimes/api/versions.txt");
@@ -55,11 +55,7 @@ const CALLS: [&str; 6] = [
 ];
 
 fn version(key: &str) -> &'static str {
-    VERSIONS
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("tests/runtimes/api/versions.txt has no {key}="))
+    versions_value("tests/runtimes/api/versions.txt", VERSIONS, key)
 }
 
 fn text(bytes: &[u8]) -> String {

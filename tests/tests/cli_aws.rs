@@ -6,39 +6,16 @@
 //! run gets a cleared environment with HOME in a temporary directory.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rampart_tests::moto::{ACCOUNT, Moto, REGION};
-use rampart_tests::rampart_bin;
+use rampart_tests::{CliOutput as Out, rampart_cli};
 use serde_json::{Value, json};
 
 const WRAPPER: &str = "/opt/rampart/wrapper";
 
 fn layer_arn(name: &str, version: u32) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{name}:{version}")
-}
-
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(&self) -> &Out {
-        assert_eq!(self.code, 0, "{self:#?}");
-        self
-    }
-
-    /// The one-line `rampart: ...` error with exit code 2.
-    fn fails(&self) -> String {
-        assert_eq!(self.code, 2, "{self:#?}");
-        assert!(self.stderr.starts_with("rampart: "), "{self:#?}");
-        assert_eq!(self.stderr.lines().count(), 1, "{self:#?}");
-        self.stderr.trim_end().to_owned()
-    }
 }
 
 /// A function's layers and variables, as boto3 reads them.
@@ -59,20 +36,7 @@ impl World {
     }
 
     fn run_env(&self, args: &[&str], env: &[(String, String)]) -> Out {
-        let out = Command::new(rampart_bin())
-            .args(args)
-            .env_clear()
-            .env("HOME", self.home.path())
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .current_dir(self.home.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run rampart");
-        Out {
-            code: out.status.code().expect("exited, not killed"),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        rampart_cli(args, self.home.path(), self.home.path(), env)
     }
 
     fn run(&self, args: &[&str]) -> Out {

@@ -7,11 +7,10 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use rampart_tests::rampart_bin;
 use rampart_tests::s3s::S3Server;
+use rampart_tests::{CliOutput as Out, rampart_cli};
 use serde_json::Value;
 
 const BUCKET: &str = "policies";
@@ -33,28 +32,6 @@ const SAMPLE: &str = r#"{
 "#;
 
 const COUNTS: &str = "file 3, network 3, process 2, api 2, input 2";
-
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(&self) -> &Out {
-        assert_eq!(self.code, 0, "{self:#?}");
-        self
-    }
-
-    /// Asserts the one-line `rampart: ...` error with exit code 2 and returns it.
-    fn fails(&self) -> String {
-        assert_eq!(self.code, 2, "{self:#?}");
-        assert!(self.stderr.starts_with("rampart: "), "{self:#?}");
-        assert_eq!(self.stderr.lines().count(), 1, "{self:#?}");
-        self.stderr.trim_end().to_string()
-    }
-}
 
 /// A server with one bucket, a working directory and a HOME of its own.
 struct World {
@@ -89,20 +66,7 @@ impl World {
 
     /// Runs `rampart` with only `env` (plus HOME).
     fn run_env(&self, args: &[&str], env: &[(String, String)]) -> Out {
-        let out = Command::new(rampart_bin())
-            .args(args)
-            .env_clear()
-            .env("HOME", self.home.path())
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run rampart");
-        Out {
-            code: out.status.code().expect("exited, not killed"),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        rampart_cli(args, self.home.path(), self.dir.path(), env)
     }
 
     /// Runs `rampart` with the server's endpoint, credentials and region.

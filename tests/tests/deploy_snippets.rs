@@ -31,18 +31,14 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use rampart_tests::runtimes_common::{base_file_rules, realpath};
-use rampart_tests::{rampart_lib, rampart_run, rie::cache_dir, write_policy};
+use rampart_tests::{rampart_lib, rampart_run, rie::cache_dir, versions_value, write_policy};
 use serde_json::{Value, json};
 
 const VERSIONS: &str = include_str!("../runtimes/deploy/versions.txt");
 const INSTALL: &str = "run `cargo xtask test` (xtask/src/runtimes.rs installs the deploy tools)";
 
 fn version(key: &str) -> &'static str {
-    VERSIONS
-        .lines()
-        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("tests/runtimes/deploy/versions.txt has no {key}="))
+    versions_value("tests/runtimes/deploy/versions.txt", VERSIONS, key)
 }
 
 fn deploy() -> PathBuf {

@@ -71,7 +71,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{cargo, output, run, show, succeeds};
+use crate::util::{cargo, output, run, show, succeeds, versions_value};
 
 /// The s3s-fs release tests/src/s3s.rs describes (its notes on what s3s-fs
 /// does and does not do are for this version).
@@ -123,11 +123,7 @@ const API_VERSIONS: &str = include_str!("../../tests/runtimes/api/versions.txt")
 
 /// A `KEY=VALUE` of [`API_VERSIONS`]; a missing key is a bug in that file.
 fn api_version(key: &str) -> &'static str {
-    API_VERSIONS
-        .lines()
-        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("tests/runtimes/api/versions.txt has no {key}="))
+    versions_value("tests/runtimes/api/versions.txt", API_VERSIONS, key)
 }
 
 /// boto3 and moto's server for python3, and the AWS SDK for JavaScript v3's
@@ -320,11 +316,7 @@ const LAMBDA_VERSIONS: &str = include_str!("../../tests/runtimes/lambda/versions
 
 /// A `KEY=VALUE` of [`LAMBDA_VERSIONS`]; a missing key is a bug in that file.
 fn lambda_version(key: &str) -> &'static str {
-    LAMBDA_VERSIONS
-        .lines()
-        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("tests/runtimes/lambda/versions.txt has no {key}="))
+    versions_value("tests/runtimes/lambda/versions.txt", LAMBDA_VERSIONS, key)
 }
 
 /// Where the Node and Java runtime clients are installed (module doc).
@@ -396,30 +388,7 @@ fn go_bin_dir() -> Result<PathBuf, String> {
 /// The emulator at the pinned version: `go version -m` names the module
 /// version a Go binary was built from (a few ms, no network).
 fn ensure_rie() -> Result<PathBuf, String> {
-    let module = lambda_version("RIE_MODULE");
-    let version = lambda_version("RIE_VERSION");
-    let path = go_bin_dir()?.join("aws-lambda-rie");
-    let built_from = |path: &Path| {
-        output(Command::new("go").arg("version").arg("-m").arg(path)).ok().and_then(|text| {
-            text.lines().find_map(|line| {
-                let mut words = line.split_whitespace();
-                (words.next() == Some("mod") && words.next() == Some(module))
-                    .then(|| words.next().map(str::to_owned))?
-            })
-        })
-    };
-    match built_from(&path) {
-        Some(found) if found == version => return Ok(path),
-        Some(found) => println!("    aws-lambda-rie: {} is {found}, not {version}, reinstalling", path.display()),
-        None => println!("    aws-lambda-rie: missing, installing {version} (about a minute)"),
-    }
-    let mut install = Command::new("go");
-    install.args(["install", &format!("{module}/cmd/aws-lambda-rie@{version}")]);
-    run(&mut install)?;
-    match built_from(&path) {
-        Some(found) if found == version => Ok(path),
-        other => Err(format!("`{}` finished but {} is {other:?}, not {version}", show(&install), path.display())),
-    }
+    ensure_go_tool(lambda_version("RIE_MODULE"), "cmd/aws-lambda-rie", lambda_version("RIE_VERSION"))
 }
 
 /// awslambdaric for the python3 on PATH, at the pinned version.
@@ -569,11 +538,7 @@ const DEPLOY_VERSIONS: &str = include_str!("../../tests/runtimes/deploy/versions
 
 /// A `KEY=VALUE` of [`DEPLOY_VERSIONS`]; a missing key is a bug in that file.
 fn deploy_version(key: &str) -> &'static str {
-    DEPLOY_VERSIONS
-        .lines()
-        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("tests/runtimes/deploy/versions.txt has no {key}="))
+    versions_value("tests/runtimes/deploy/versions.txt", DEPLOY_VERSIONS, key)
 }
 
 /// The lockfile the CDK packages are installed from.

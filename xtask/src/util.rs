@@ -112,3 +112,12 @@ pub fn size_label(n: usize) -> String {
         _ => n.to_string(),
     }
 }
+
+/// The value of `KEY=VALUE` in a versions file's text (`path` names it in
+/// the panic: a missing key is a bug in that file).
+pub fn versions_value(path: &str, text: &'static str, key: &str) -> &'static str {
+    text.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("{path} has no {key}="))
+}

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::{aws_fail, client};
 use crate::files::{Fail, print};
-use crate::{InstrumentArgs, UninstrumentArgs};
+use crate::{InstrumentArgs, UninstrumentArgs, UpdateOpts};
 
 /// The wrapper inside the layer (shims/wrapper, unpacked under /opt).
 pub const WRAPPER: &str = "/opt/rampart/wrapper";
@@ -427,13 +427,12 @@ fn apply(
     function: &str,
     config: &FunctionConfiguration,
     plan: &Plan,
-    dry_run: bool,
-    timeout: Duration,
+    opts: &UpdateOpts,
     what: &str,
 ) -> Result<ExitCode, Fail> {
     let name = config.function_arn.as_deref().unwrap_or(function);
     let mut out = format!("{what} {name}:\n{}", plan.describe());
-    if dry_run {
+    if opts.dry_run {
         out.push_str("dry run: nothing changed\n");
         print(&out)?;
         return Ok(ExitCode::SUCCESS);
@@ -459,7 +458,7 @@ fn apply(
     })?;
     let reads = match update_status(&answer) {
         UpdateStatus::Done => 0,
-        _ => wait(client, function, timeout)?,
+        _ => wait(client, function, Duration::from_secs(opts.wait_timeout))?,
     };
     print(&format!(
         "updated {function}: LastUpdateStatus Successful after {:.1} s ({reads} status read{})\n",
@@ -474,9 +473,8 @@ pub fn instrument(args: InstrumentArgs) -> Result<ExitCode, Fail> {
     let layer = LayerArn::parse(&args.layer).map_err(Fail)?;
     let location = Location::parse(&args.policy, None).map_err(|e| Fail(format!("--policy: {e}")))?;
     let policy = location.to_string();
-    let client = client(Service::Lambda, &args.aws)?;
-    let timeout = Duration::from_secs(args.wait_timeout);
-    let config = settled(&client, &args.function, timeout)?;
+    let client = client(Service::Lambda, &args.update.aws)?;
+    let config = settled(&client, &args.function, Duration::from_secs(args.update.wait_timeout))?;
     if layer.region != client.region() {
         return Err(Fail(format!(
             "the layer {} is in region {}, the function in {}: Lambda only attaches layers of the function's region (publish the layer there)",
@@ -500,20 +498,19 @@ pub fn instrument(args: InstrumentArgs) -> Result<ExitCode, Fail> {
         ))?;
         return Ok(ExitCode::SUCCESS);
     }
-    apply(&client, &args.function, &config, &plan, args.dry_run, timeout, "instrument")
+    apply(&client, &args.function, &config, &plan, &args.update, "instrument")
 }
 
 pub fn uninstrument(args: UninstrumentArgs) -> Result<ExitCode, Fail> {
     check_function(&args.function)?;
-    let client = client(Service::Lambda, &args.aws)?;
-    let timeout = Duration::from_secs(args.wait_timeout);
-    let config = settled(&client, &args.function, timeout)?;
+    let client = client(Service::Lambda, &args.update.aws)?;
+    let config = settled(&client, &args.function, Duration::from_secs(args.update.wait_timeout))?;
     let before = state_of(&config, &args.function)?;
     let Some(plan) = plan_uninstrument(&args.function, &before).map_err(Fail)? else {
         print(&format!("{} is not instrumented (no {SAVED_VAR} variable): nothing to change\n", args.function))?;
         return Ok(ExitCode::SUCCESS);
     };
-    apply(&client, &args.function, &config, &plan, args.dry_run, timeout, "uninstrument")
+    apply(&client, &args.function, &config, &plan, &args.update, "uninstrument")
 }
 
 #[cfg(test)]

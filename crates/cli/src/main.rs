@@ -120,14 +120,8 @@ pub struct InstrumentArgs {
     /// Replace another exec wrapper (AWS_LAMBDA_EXEC_WRAPPER); uninstrument puts it back.
     #[arg(long)]
     pub force: bool,
-    /// Print the change (layers and variables before -> after) and change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// How long to wait for Lambda to finish the update, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
-    pub wait_timeout: u64,
     #[command(flatten)]
-    pub aws: AwsOpts,
+    pub update: UpdateOpts,
 }
 
 /// Options of `rampart uninstrument`.
@@ -136,7 +130,14 @@ pub struct UninstrumentArgs {
     /// The function: its name, partial ARN or ARN.
     #[arg(long, value_name = "NAME", required = true)]
     pub function: String,
-    /// Print the change and change nothing.
+    #[command(flatten)]
+    pub update: UpdateOpts,
+}
+
+/// How `instrument` and `uninstrument` change a function.
+#[derive(Args, Debug)]
+pub struct UpdateOpts {
+    /// Print the change (layers and variables before -> after) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// How long to wait for Lambda to finish the update, in seconds.
