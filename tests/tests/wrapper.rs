@@ -446,33 +446,50 @@ fn the_shims_load_in_real_interpreters_and_keep_the_users_hooks() {
 
 /// The shims are the layer's own files: under a block policy with no rule
 /// for the layer, the runtime still reads them, and no line is written;
-/// nothing there can be written either (Python's bytecode cache for the
-/// shim is refused, silently).
+/// nothing there can be written either, even where a rule would allow it
+/// (Python's bytecode cache for the shim is refused, silently).
 #[test]
 fn the_shims_are_read_without_rules_and_never_written() {
     let layer = Layer::with_shims();
     let (exe, prefix) = python();
-    let mut file = base_file_rules();
-    file.push(format!("r {prefix}/**"));
-    let rules = file.iter().map(|r| json_str(r)).collect::<Vec<_>>().join(", ");
-    let policy_dir = TempDir::new("shims-policy");
-    let policy = write_policy(
-        policy_dir.path(),
-        &format!("{{\"version\": 1, \"mode\": \"block\", \"block\": [\"file\"], \"allow\": {{\"file\": [{rules}]}}}}"),
-    );
     let shims = layer.wrapper().with_file_name("python");
-
-    let code = "import sys\nf = sys.meta_path[0]\nprint(getattr(f, '__name__', type(f).__name__), sys.modules['sitecustomize'].__file__)\n";
-    let mut cmd = command(&layer, &[exe.as_str(), "-c", code]);
-    let out = outcome(output(cmd.env("RAMPART_POLICY", &policy).env_remove("PYTHONPATH")));
-    out.assert_success();
-    assert_eq!(
-        out.stdout.trim(),
+    let policy_dir = TempDir::new("shims-policy");
+    let policy_with = |extra: &[String]| {
+        let mut file = base_file_rules();
+        file.push(format!("r {prefix}/**"));
+        file.extend_from_slice(extra);
+        let rules = file.iter().map(|r| json_str(r)).collect::<Vec<_>>().join(", ");
+        let json = format!(
+            "{{\"version\": 1, \"mode\": \"block\", \"block\": [\"file\"], \"allow\": {{\"file\": [{rules}]}}}}"
+        );
+        write_policy(policy_dir.path(), &json)
+    };
+    let code = "import os, sys\n\
+                f = sys.meta_path[0]\n\
+                print(getattr(f, '__name__', type(f).__name__), sys.modules['sitecustomize'].__file__)\n\
+                for p in (os.path.join(sys.argv[1], 'new.py'), os.path.join(sys.argv[1], 'sitecustomize.py')):\n\
+                \x20   try:\n\
+                \x20       open(p, 'a').close()\n\
+                \x20       print('written')\n\
+                \x20   except PermissionError as e:\n\
+                \x20       print('refused', e.errno)\n";
+    let shims_arg = shims.display().to_string();
+    let want = [
         format!("RampartBotocoreFinder {}", shims.join("sitecustomize.py").display()),
-        "{out:#?}"
-    );
-    assert!(out.of(Block).is_empty() && out.of(Error).is_empty(), "no line for the layer's own files: {out:#?}");
-    assert!(!shims.join("__pycache__").exists(), "the layer's python/ was written to");
+        "refused 13".to_owned(),
+        "refused 13".to_owned(),
+    ];
+    // No rule for the layer; then one that allows writing all of it.
+    let wide = format!("rw {}/**", layer.root().display());
+    for policy in [policy_with(&[]), policy_with(&[wide])] {
+        let mut cmd = command(&layer, &[exe.as_str(), "-c", code, &shims_arg]);
+        let out = outcome(output(cmd.env("RAMPART_POLICY", &policy).env_remove("PYTHONPATH")));
+        out.assert_success();
+        assert_eq!(out.stdout.lines().collect::<Vec<_>>(), want, "{out:#?}");
+        assert!(out.of(Block).is_empty() && out.of(Error).is_empty(), "no line for the layer's own files: {out:#?}");
+        assert!(!shims.join("__pycache__").exists() && !shims.join("new.py").exists(), "python/ was written to");
+    }
+    let policy = policy_with(&[]);
 
     let code = "console.log(Object.keys(require.cache).map((k) => k.split('/').pop()).join())";
     let out = outcome(output(

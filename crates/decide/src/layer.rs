@@ -2,9 +2,10 @@
 //! (`/opt/rampart/python`, `/opt/rampart/node`) on the runtime's path, so
 //! the runtime reads them at start; like the library's other own needs
 //! (DESIGN.md: they never need rules) those reads are allowed without a
-//! rule and without a line. Nothing there may be written: a write (Python
-//! trying to cache the shim's bytecode) is refused, silently too, so no
-//! function code can replace a shim where the layer is writable.
+//! rule and without a line. Nothing there may be written, in any mode and
+//! whatever a rule allows: a write (Python trying to cache the shim's
+//! bytecode) is refused, silently too, so no function code can replace a
+//! shim where the layer is writable.
 //!
 //! The layer's root is found from the library's own path, which must have
 //! the layer's shape, `ROOT/rampart/lib/ARCH/librampart.so`; a library

@@ -79,6 +79,16 @@ pub fn open(
         st.matcher().allows_file(abs.as_bytes(), access)
     };
 
+    // The layer's own shims are never written, whatever a rule allows
+    // (rampart_decide::layer); only writes pay for this test.
+    if access != Access::R
+        && let Some(root) = &st.layer_root
+        && rampart_decide::layer::is_shim_path(root, filled(&mut abs_slot, bytes).as_bytes())
+    {
+        sys::set_errno(libc::EACCES);
+        return -1;
+    }
+
     if sys::has_openat2() && lexical_allowed {
         match sys::open_no_symlinks(dirfd, path, flags, mode) {
             Ok(fd) => {
