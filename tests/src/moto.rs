@@ -127,6 +127,16 @@ impl Moto {
     /// Starts a server on a free loopback port. Panics, saying how to
     /// install it, when moto is missing.
     pub fn start() -> Moto {
+        Moto::start_with(false)
+    }
+
+    /// [`Moto::start`] with moto's request recording on: every request the
+    /// server answers is appended to [`Moto::recording`] as one JSON line.
+    pub fn start_recording() -> Moto {
+        Moto::start_with(true)
+    }
+
+    fn start_with(record: bool) -> Moto {
         let probe = Command::new(python()).args(["-c", "import moto.server, boto3"]).output();
         match probe {
             Ok(o) if o.status.success() => {}
@@ -141,6 +151,14 @@ impl Moto {
             let mut child = Command::new(python())
                 .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
                 .env_remove("LD_PRELOAD")
+                .envs(
+                    record
+                        .then(|| {
+                            [("MOTO_ENABLE_RECORDING", PathBuf::from("1")), ("MOTO_RECORDER_FILEPATH", recording(&dir))]
+                        })
+                        .into_iter()
+                        .flatten(),
+                )
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().expect("clone log"))
                 .stderr(out)
@@ -178,6 +196,16 @@ impl Moto {
     pub fn requests(&self, needle: &str) -> usize {
         let log = std::fs::read(self.dir.path().join("log")).unwrap_or_default();
         String::from_utf8_lossy(&log).lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Where [`Moto::start_recording`]'s server records the requests.
+    pub fn recording(&self) -> PathBuf {
+        recording(&self.dir)
+    }
+
+    /// What the server wrote to its standard output and error.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
     }
 
     /// A scratch directory that lives as long as the server.
@@ -226,6 +254,10 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn recording(dir: &TempDir) -> PathBuf {
+    dir.path().join("requests.jsonl")
 }
 
 /// Waits for werkzeug's "Running on http://127.0.0.1:PORT" and an answer on the port.

@@ -25,15 +25,14 @@
 //! in the cache (`cargo xtask test` installs them:
 //! tests/runtimes/api/versions.txt).
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use rampart_event::EventType::{self, Alert, Block, Profile};
 use rampart_policy::Category;
 use rampart_tests::layer::Layer;
+use rampart_tests::moto;
 use rampart_tests::rie::cache_dir;
 use rampart_tests::runtimes_common::TempDir;
 use rampart_tests::{Outcome, outcome, rampart_bin, versions_value, write_policy};
@@ -122,50 +121,20 @@ fn sdk_js() -> PathBuf {
     dir
 }
 
-/// moto's server on a loopback port, recording every request it gets into
-/// a file of its own; killed on drop.
+/// moto's server on a loopback port (tests/src/moto.rs) with its request
+/// recording on, set up by moto_state.py; killed on drop.
 struct Moto {
-    child: Child,
-    url: String,
-    recording: PathBuf,
-    _dir: TempDir,
+    server: moto::Moto,
 }
 
 impl Moto {
     fn start() -> Moto {
-        let dir = TempDir::new("moto");
-        let recording = dir.path().join("requests.jsonl");
-        // A free port: the kernel's pick, released for moto to bind.
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let log = std::fs::File::create(dir.path().join("moto.log")).expect("moto.log");
-        let child = Command::new(python())
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_ENABLE_RECORDING", "1")
-            .env("MOTO_RECORDER_FILEPATH", &recording)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto: {e}"));
-        let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}"), recording, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto exited ({status}): {}", moto.log());
-            }
-            assert!(Instant::now() < deadline, "moto did not listen on {port} within 60 s: {}", moto.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let moto = Moto { server: moto::Moto::start_recording() };
         let out = moto.aws(Command::new(python()).arg(Path::new(FIXTURES).join("moto_state.py")).arg("setup")).output();
         let out = out.expect("moto_state.py setup");
-        assert!(out.status.success(), "setup: {}{}", text(&out.stderr), moto.log());
+        assert!(out.status.success(), "setup: {}{}", text(&out.stderr), moto.server.log());
         moto.take_requests();
         moto
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("moto.log")).unwrap_or_default()
     }
 
     /// `cmd` talking to this server, with made-up credentials and no
@@ -177,7 +146,7 @@ impl Moto {
                 cmd.env_remove(&*k);
             }
         }
-        cmd.env("AWS_ENDPOINT_URL", &self.url)
+        cmd.env("AWS_ENDPOINT_URL", self.server.endpoint())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -199,8 +168,9 @@ impl Moto {
     /// target of the call it is (`dynamodb:GetItem`, `s3:PutObject@B`);
     /// the recording starts again empty.
     fn take_requests(&self) -> Vec<String> {
-        let all = std::fs::read_to_string(&self.recording).unwrap_or_default();
-        std::fs::write(&self.recording, "").expect("reset the recording");
+        let recording = self.server.recording();
+        let all = std::fs::read_to_string(&recording).unwrap_or_default();
+        std::fs::write(&recording, "").expect("reset the recording");
         all.lines()
             .map(|line| {
                 let r: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
@@ -225,13 +195,6 @@ impl Moto {
                 }
             })
             .collect()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
