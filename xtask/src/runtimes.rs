@@ -169,10 +169,7 @@ pub fn ensure_api_sdks() -> Result<PathBuf, String> {
         println!("    @aws-sdk/client-s3 {s3}, @aws-sdk/client-dynamodb {dynamodb}: installed");
         return Ok(modules);
     }
-    if !succeeds(Command::new("npm").arg("--version")) {
-        println!("    npm: missing, installing");
-        apt_install("npm")?;
-    }
+    ensure_npm()?;
     println!("    @aws-sdk/client-s3 {s3}, @aws-sdk/client-dynamodb {dynamodb}: missing, installing");
     cached_dir(&name, |dir| {
         std::fs::write(dir.join("package.json"), "{\"private\": true}\n").map_err(|e| format!("package.json: {e}"))?;
@@ -319,6 +316,15 @@ fn lambda_version(key: &str) -> &'static str {
     versions_value("tests/runtimes/lambda/versions.txt", LAMBDA_VERSIONS, key)
 }
 
+/// npm from apt when it is missing (Node.js itself comes with the machine).
+fn ensure_npm() -> Result<(), String> {
+    if !succeeds(Command::new("npm").arg("--version")) {
+        println!("    npm: missing, installing");
+        apt_install("npm")?;
+    }
+    Ok(())
+}
+
 /// Where the Node and Java runtime clients are installed (module doc).
 fn cache_dir() -> PathBuf {
     let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
@@ -455,10 +461,7 @@ fn ensure_node_ric() -> Result<PathBuf, String> {
         println!("    aws-lambda-ric build tools: installing {}", missing.join(" "));
         apt_install_all(&missing)?;
     }
-    if !succeeds(Command::new("npm").arg("--version")) {
-        println!("    npm: missing, installing");
-        apt_install("npm")?;
-    }
+    ensure_npm()?;
     println!("    aws-lambda-ric (node) {version}: missing, building it (about two minutes)");
     cached_dir(&name, |dir| {
         std::fs::write(dir.join("package.json"), "{\"private\": true}\n").map_err(|e| format!("package.json: {e}"))?;
@@ -614,10 +617,7 @@ fn ensure_cdk() -> Result<PathBuf, String> {
     if modules.join("aws-cdk-lib/package.json").is_file() && modules.join("typescript/bin/tsc").is_file() {
         return Ok(modules);
     }
-    if !succeeds(Command::new("npm").arg("--version")) {
-        println!("    npm: missing, installing");
-        apt_install("npm")?;
-    }
+    ensure_npm()?;
     println!("    aws-cdk-lib, typescript (npm): missing, installing deploy/cdk/package-lock.json (about 210 MB)");
     cached_dir(&name, |dir| {
         std::fs::write(dir.join("package.json"), CDK_PACKAGE).map_err(|e| format!("package.json: {e}"))?;
