@@ -22,6 +22,8 @@ pub mod layer;
 
 pub mod moto;
 
+pub mod evasion;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

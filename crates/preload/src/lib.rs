@@ -15,6 +15,7 @@
 //! - `alloc`: malloc, or a lock-free arena for policy loads inside hooks.
 //! - `thread`: the library's own threads.
 //! - `lambda`: the Runtime API relay (inputs, request ids, heartbeats).
+//! - `capture`: the caller's arguments, copied once before deciding.
 //! - `guard`: marks the library's own calls.
 //! - `sys`: the raw system calls the hooks make.
 //! - `shim.c`: the variadic `execl*`.
@@ -26,6 +27,7 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod alloc;
+mod capture;
 mod control;
 mod guard;
 mod hooks;
