@@ -1,0 +1,354 @@
+//! Exec evasions (issue 13, rows 2, 3 (exec half), 9 and 10, and the
+//! classics): each attack runs bare, where it must run the denied program
+//! (or read the secret), then guarded in block mode, where it must not.
+//! Races run for at most 3 s and must score zero.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use rampart_event::EventType;
+use rampart_tests::cprog;
+use rampart_tests::evasion::{Arena, Lang};
+
+/// The C attack program (`tests/runtimes/c/evasion_exec.c`).
+fn cprog() -> &'static PathBuf {
+    static PROG: OnceLock<PathBuf> = OnceLock::new();
+    PROG.get_or_init(|| {
+        let out = cprog::suite_dir("evasion_exec").join("evasion_exec");
+        cprog::compile("evasion_exec.c", &out, &["-O2", "-Wall", "-Wextra", "-Werror", "-pthread"]);
+        out
+    })
+}
+
+fn write_script(path: &str, text: &str) {
+    std::fs::write(path, text).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+// ---------------------------------------------------------------------------
+// Row 2: what is decided on is what runs.
+
+#[test]
+fn symlink_swapped_between_check_and_exec() {
+    let a = Arena::new("exec-symlink");
+    // A thread points `link` at the allowed program and the denied one in
+    // turn (each swap one atomic rename); the main thread runs `link`.
+    let code = r#"
+import os, subprocess, tempfile, threading, time
+d = tempfile.mkdtemp(dir=os.environ['EV_ALLOWED'])
+link = os.path.join(d, 'link')
+stop = False
+def swap():
+    i = 0
+    while not stop:
+        tmp = os.path.join(d, 'tmp-link')
+        os.symlink(os.environ['EV_DENIED_PROG'] if i % 2 else os.environ['EV_OK_PROG'], tmp)
+        os.replace(tmp, link)
+        i += 1
+os.symlink(os.environ['EV_OK_PROG'], link)
+t = threading.Thread(target=swap)
+t.start()
+end = time.monotonic() + 2.5
+while time.monotonic() < end:
+    try:
+        subprocess.run([link, 'HIT'])
+    except OSError:
+        pass
+stop = True
+t.join()
+"#;
+    a.attempt("symlink-swap", Lang::Python, code, &[]).assert_blocked();
+}
+
+#[test]
+fn directory_renamed_to_a_link_between_check_and_exec() {
+    let mut a = Arena::new("exec-rename");
+    // The policy allows ALLOWED/run/ok. A thread renames, in turn, a real
+    // directory holding an allowed program and a link to a directory
+    // holding the denied one onto ALLOWED/run.
+    let evil = a.sb.path("evil");
+    std::fs::create_dir_all(&evil).expect("mkdir");
+    std::fs::copy(a.denied_program(), format!("{evil}/ok")).expect("copy");
+    a.process.push(a.sb.path("allowed/run/ok"));
+    let code = r#"
+import os, shutil, subprocess, threading, time
+d = os.environ['EV_ALLOWED']
+run = os.path.join(d, 'run')
+for n in ('run', 'real', 'lnk'):
+    p = os.path.join(d, n)
+    if os.path.islink(p):
+        os.unlink(p)
+    elif os.path.isdir(p):
+        shutil.rmtree(p)
+os.mkdir(os.path.join(d, 'real'))
+shutil.copy(os.environ['EV_OK_PROG'], os.path.join(d, 'real', 'ok'))
+os.symlink(os.path.join(os.environ['EV_ROOT'], 'evil'), os.path.join(d, 'lnk'))
+os.rename(os.path.join(d, 'real'), run)
+stop = False
+def swap():
+    while not stop:
+        os.rename(run, os.path.join(d, 'real'))
+        os.rename(os.path.join(d, 'lnk'), run)
+        os.rename(run, os.path.join(d, 'lnk'))
+        os.rename(os.path.join(d, 'real'), run)
+t = threading.Thread(target=swap)
+t.start()
+end = time.monotonic() + 2.5
+while time.monotonic() < end:
+    try:
+        subprocess.run([os.path.join(run, 'ok'), 'HIT'])
+    except OSError:
+        pass
+stop = True
+t.join()
+"#;
+    a.attempt("rename-swap", Lang::Python, code, &[]).assert_blocked();
+}
+
+// ---------------------------------------------------------------------------
+// Row 3, exec half: the path is captured once.
+
+#[test]
+fn c_thread_rewrites_the_path_buffer_of_a_vfork_exec() {
+    let mut a = Arena::new("exec-buf-vfork");
+    a.process.push(cprog().display().to_string());
+    let (ok, denied) = (a.sb.path("bin/ok"), a.denied_program());
+    a.attempt("buffer-vfork", Lang::Program(cprog().clone()), "", &["swap-vfork", &ok, &denied]).assert_blocked();
+}
+
+#[test]
+fn c_thread_rewrites_the_path_buffer_of_a_posix_spawn() {
+    let mut a = Arena::new("exec-buf-spawn");
+    a.process.push(cprog().display().to_string());
+    let (ok, denied) = (a.sb.path("bin/ok"), a.denied_program());
+    a.attempt("buffer-spawn", Lang::Program(cprog().clone()), "", &["swap-spawn", &ok, &denied]).assert_blocked();
+}
+
+// ---------------------------------------------------------------------------
+// Row 10: the #! interpreter is a program too.
+
+#[test]
+fn allowed_script_whose_interpreter_is_denied() {
+    let a = Arena::new("exec-shebang");
+    let script = a.sb.path("bin/script");
+    // The kernel runs `deny/echo HIT bin/script`: HIT is the #! argument.
+    write_script(&script, &format!("#!{} HIT\n", a.denied_program()));
+    let code = "import os, subprocess\ntry:\n    subprocess.run([os.environ['EV_ROOT'] + '/bin/script'])\nexcept OSError as e:\n    print('no', e)";
+    let t = a.attempt("shebang-denied", Lang::Python, code, &[]);
+    t.assert_blocked();
+    assert!(
+        !t.guarded.with_target(EventType::Block, &a.denied_program()).is_empty(),
+        "the block line names the interpreter\n{:#?}",
+        t.guarded
+    );
+}
+
+#[test]
+fn nested_script_whose_inner_interpreter_is_denied() {
+    let mut a = Arena::new("exec-shebang-nested");
+    // outer's interpreter is inner (allowed), whose interpreter is denied.
+    let inner = a.sb.path("bin/inner");
+    write_script(&inner, &format!("#!{} HIT\n", a.denied_program()));
+    write_script(&a.sb.path("bin/outer"), &format!("#!{inner}\n"));
+    a.process.push(a.sb.path("bin/*"));
+    let code = "import os, subprocess\ntry:\n    subprocess.run([os.environ['EV_ROOT'] + '/bin/outer'])\nexcept OSError as e:\n    print('no', e)";
+    a.attempt("shebang-nested", Lang::Python, code, &[]).assert_blocked();
+}
+
+/// Not an attack: scripts run as before, with the arguments the kernel
+/// gives them ($0 the script's path as the caller spelled it).
+#[test]
+fn scripts_keep_their_arguments() {
+    let mut a = Arena::new("exec-scripts");
+    // The shell reads the scripts.
+    a.file.push(format!("r {}/**", a.sb.path("bin")));
+    write_script(&a.sb.path("bin/show"), "#!/bin/sh -e\necho \"HIT 0=$0 1=$1 2=$2\"\n");
+    write_script(&a.sb.path("bin/outer"), &format!("#!{}\n", a.sb.path("bin/show")));
+    let code = "import os, subprocess\nr = os.environ['EV_ROOT']\nsubprocess.run([r + '/bin/show', 'a b', 'c'])\nsubprocess.run([r + '/bin/outer', 'x'])\nos.chdir(r + '/bin')\nsubprocess.run(['./show', 'rel'])";
+    let t = a.attempt("scripts-run", Lang::Python, code, &[]);
+    t.assert_works_bare();
+    assert_eq!(t.guarded.stdout, t.bare.stdout, "{:#?}", t.guarded);
+    assert!(t.guarded.of(EventType::Block).is_empty(), "{:#?}", t.guarded);
+    let root = a.sb.path("");
+    assert_eq!(
+        t.bare.stdout,
+        format!(
+            "HIT 0={root}/bin/show 1=a b 2=c\nHIT 0={root}/bin/show 1={root}/bin/outer 2=x\nHIT 0=./show 1=rel 2=\n"
+        ),
+        "the kernel's own argv for scripts (nested: the inner script's name, then the outer's)"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Row 9: spawn file actions.
+
+#[test]
+fn posix_spawn_opens_the_secret_for_the_child() {
+    let a = Arena::new("exec-spawn-open");
+    let code = r#"
+import os
+pid = os.posix_spawn('/bin/sh', ['sh', '-c', 'read l <&3; echo HIT $l'], os.environ,
+                     file_actions=[(os.POSIX_SPAWN_OPEN, 3, os.environ['EV_SECRET'], os.O_RDONLY, 0)])
+os.waitpid(pid, 0)
+"#;
+    let code = format!("try:\n{}\nexcept OSError as e:\n    print('no', e)", indent(code));
+    let t = a.attempt("spawn-open", Lang::Python, &code, &[]);
+    t.assert_blocked();
+    assert!(!t.guarded.with_target(EventType::Block, &a.secret()).is_empty(), "{:#?}", t.guarded);
+}
+
+#[test]
+fn c_posix_spawn_chdir_then_relative_open_of_the_secret() {
+    let mut a = Arena::new("exec-spawn-chdir");
+    a.process.push(cprog().display().to_string());
+    let dir = a.sb.path("secret");
+    let t = a.attempt("spawn-chdir", Lang::Program(cprog().clone()), "", &["spawn-chdir", &dir, "x"]);
+    t.assert_blocked();
+    assert!(!t.guarded.with_target(EventType::Block, &a.secret()).is_empty(), "{:#?}", t.guarded);
+}
+
+/// Not an attack: dup2 onto every number the library would use for the
+/// exec descriptor does not redirect the exec.
+#[test]
+fn c_posix_spawn_dup2_onto_high_descriptors_runs_the_checked_program() {
+    let mut a = Arena::new("exec-spawn-dup2");
+    a.process.push(cprog().display().to_string());
+    let echo = a.sb.path("bin/echo-ok");
+    let t = a.attempt("spawn-dup2", Lang::Program(cprog().clone()), "", &["spawn-dup2", &echo, "HIT"]);
+    t.assert_works_bare();
+    assert_eq!(t.guarded.stdout, "HIT\n", "{:#?}", t.guarded);
+}
+
+fn indent(code: &str) -> String {
+    code.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+// ---------------------------------------------------------------------------
+// The execvp false denial.
+
+/// Not an attack: a directory named like the program earlier in `PATH` is
+/// skipped by glibc's execvp, and so by the check.
+#[test]
+fn execvp_skips_a_directory_of_the_programs_name() {
+    let mut a = Arena::new("exec-execvp-dir");
+    a.process.push(cprog().display().to_string());
+    let first = a.sb.path("allowed/first");
+    std::fs::create_dir_all(format!("{first}/echo-ok")).expect("mkdir");
+    let code = format!("PATH={first}:{} exec {} execvp echo-ok HIT", a.sb.path("bin"), cprog().display());
+    let t = a.attempt("execvp-dir", Lang::Shell, &code, &[]);
+    t.assert_works_bare();
+    assert_eq!(t.guarded.stdout, "HIT\n", "{:#?}", t.guarded);
+    assert!(t.guarded.of(EventType::Block).is_empty(), "{:#?}", t.guarded);
+}
+
+// ---------------------------------------------------------------------------
+// The classics.
+
+fn python_run(code: &str) -> String {
+    format!(
+        "import os, subprocess, sys\nd = os.environ['EV_DENIED_PROG']\ntry:\n{}except OSError as e:\n    print('no', e)",
+        indent(code)
+    )
+}
+
+#[test]
+fn fork_then_exec() {
+    let a = Arena::new("exec-fork");
+    let code = python_run(
+        "pid = os.fork()\nif pid == 0:\n    try:\n        os.execv(d, [d, 'HIT'])\n    finally:\n        os._exit(1)\nos.waitpid(pid, 0)",
+    );
+    a.attempt("fork-exec", Lang::Python, &code, &[]).assert_blocked();
+}
+
+#[test]
+fn exec_from_a_thread() {
+    let a = Arena::new("exec-thread");
+    let code = python_run(
+        "import threading\ndef go():\n    try:\n        os.execv(d, [d, 'HIT'])\n    except OSError as e:\n        print('no', e)\nt = threading.Thread(target=go)\nt.start()\nt.join()",
+    );
+    a.attempt("thread-exec", Lang::Python, &code, &[]).assert_blocked();
+}
+
+#[test]
+fn memfd_copy_run_by_descriptor() {
+    let a = Arena::new("exec-memfd");
+    let code = python_run(
+        "fd = os.memfd_create('x', 0)\nos.write(fd, open(d, 'rb').read())\npid = os.fork()\nif pid == 0:\n    try:\n        os.execve(fd, ['x', 'HIT'], dict(os.environ))\n    finally:\n        os._exit(1)\nos.waitpid(pid, 0)",
+    );
+    // Reading the denied program is allowed here: only running it is not.
+    let mut a = a;
+    a.file.push(format!("r {}", a.denied_program()));
+    a.attempt("memfd-fexecve", Lang::Python, &code, &[]).assert_blocked();
+}
+
+#[test]
+fn memfd_copy_run_through_proc_self_fd() {
+    let mut a = Arena::new("exec-memfd-path");
+    a.file.push(format!("r {}", a.denied_program()));
+    let code = python_run(
+        "fd = os.memfd_create('x', 0)\nos.write(fd, open(d, 'rb').read())\nsubprocess.run([f'/proc/self/fd/{fd}', 'HIT'], pass_fds=[fd])",
+    );
+    a.attempt("memfd-path", Lang::Python, &code, &[]).assert_blocked();
+}
+
+#[test]
+fn copied_into_the_writable_directory() {
+    let mut a = Arena::new("exec-copy");
+    a.file.push(format!("r {}", a.denied_program()));
+    let code = python_run(
+        "import shutil\nimport tempfile\nc = os.path.join(tempfile.mkdtemp(dir=os.environ['EV_ALLOWED']), 'copy')\nshutil.copy(d, c)\nos.chmod(c, 0o755)\nsubprocess.run([c, 'HIT'])",
+    );
+    a.attempt("copy", Lang::Python, &code, &[]).assert_blocked();
+}
+
+fn loader() -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "readelf -l /bin/true | sed -n 's/.*interpreter: \\(.*\\)]/\\1/p'"])
+        .output()
+        .expect("readelf");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn the_dynamic_loader_run_directly() {
+    let a = Arena::new("exec-ldso");
+    let code = python_run(&format!("subprocess.run(['{}', d, 'HIT'])", loader()));
+    a.attempt("ld.so", Lang::Python, &code, &[]).assert_blocked();
+}
+
+#[test]
+fn cleared_environment_for_the_child() {
+    let a = Arena::new("exec-env-i");
+    let code = python_run("subprocess.run([d, 'HIT'], env={})\nsubprocess.run(['/bin/sh', '-c', d + ' HIT'], env={})");
+    let t = a.attempt("env-cleared", Lang::Python, &code, &[]);
+    t.assert_blocked();
+    assert_eq!(t.bare_hits(), 2);
+}
+
+#[test]
+fn execve_with_ld_preload_removed() {
+    let a = Arena::new("exec-no-preload");
+    let code = python_run(
+        "env = {k: v for k, v in os.environ.items() if k != 'LD_PRELOAD'}\nos.execve('/bin/sh', ['sh', '-c', d + ' HIT'], env)",
+    );
+    a.attempt("no-ld-preload", Lang::Python, &code, &[]).assert_blocked();
+}
+
+#[test]
+fn system_runs_the_denied_program() {
+    let a = Arena::new("exec-system");
+    let code = python_run("os.system(d + ' HIT')");
+    a.attempt("system", Lang::Python, &code, &[]).assert_blocked();
+}
+
+#[test]
+fn node_spawn_of_a_symlink_to_the_denied_program() {
+    let a = Arena::new("exec-node-link");
+    let code = "const cp = require('child_process'), fs = require('fs'), path = require('path');\n\
+                const l = path.join(fs.mkdtempSync(process.env.EV_ALLOWED + '/'), 'l');\n\
+                fs.symlinkSync(process.env.EV_DENIED_PROG, l);\n\
+                try { process.stdout.write(cp.execFileSync(l, ['HIT']).toString()); }\n\
+                catch (e) { console.log('no', e.code); }";
+    a.attempt("node-link", Lang::Node, code, &[]).assert_blocked();
+}
