@@ -220,6 +220,22 @@ fn c_posix_spawn_dup2_onto_high_descriptors_runs_the_checked_program() {
     assert_eq!(t.guarded.stdout, "HIT\n", "{:#?}", t.guarded);
 }
 
+/// Not an attack: a `closefrom` that leaves no number for the exec
+/// descriptor still runs the checked program (by its real path), and
+/// still denies a denied one.
+#[test]
+fn c_posix_spawn_closefrom_runs_the_checked_program() {
+    let mut a = Arena::new("exec-spawn-closefrom");
+    a.process.push(cprog().display().to_string());
+    let echo = a.sb.path("bin/echo-ok");
+    let t = a.attempt("spawn-closefrom", Lang::Program(cprog().clone()), "", &["spawn-closefrom", &echo, "HIT"]);
+    t.assert_works_bare();
+    assert_eq!(t.guarded.stdout, "HIT\n", "{:#?}", t.guarded);
+    let denied = a.denied_program();
+    a.attempt("spawn-closefrom-denied", Lang::Program(cprog().clone()), "", &["spawn-closefrom", &denied, "HIT"])
+        .assert_blocked();
+}
+
 fn indent(code: &str) -> String {
     code.lines().map(|l| format!("    {l}\n")).collect()
 }
@@ -351,4 +367,21 @@ fn node_spawn_of_a_symlink_to_the_denied_program() {
                 try { process.stdout.write(cp.execFileSync(l, ['HIT']).toString()); }\n\
                 catch (e) { console.log('no', e.code); }";
     a.attempt("node-link", Lang::Node, code, &[]).assert_blocked();
+}
+
+/// Not an attack: a program run through a descriptor keeps the name an
+/// exec by path gives it (`/proc/PID/comm`, what `ps` shows), not the
+/// descriptor's number.
+#[test]
+fn process_names_survive_the_exec_by_descriptor() {
+    let a = Arena::new("exec-comm");
+    let code = "import os, subprocess, sys\n\
+                show = \"print('HIT', open('/proc/self/comm').read().strip())\"\n\
+                subprocess.run([sys.executable, '-c', show])\n\
+                pid = os.posix_spawn(sys.executable, [sys.executable, '-c', show], os.environ)\n\
+                os.waitpid(pid, 0)";
+    let t = a.attempt("comm", Lang::Python, code, &[]);
+    t.assert_works_bare();
+    assert_eq!(t.bare_hits(), 2, "{:#?}", t.bare);
+    assert_eq!(t.guarded.stdout, t.bare.stdout, "{:#?}", t.guarded);
 }

@@ -74,21 +74,34 @@ impl Action {
     }
 }
 
-/// The lowest descriptor number above every one the actions touch; and
-/// below which it must stay when a `closefrom` is among them
-/// (`Err(())`: no room, every number from 3 up is closed or touched).
-pub fn exec_fd_range(actions: &[Action], floor: i32) -> Result<(i32, i32), ()> {
-    let mut low = floor;
-    let mut high = i32::MAX;
-    for a in actions {
-        if let Some(fd) = a.touched_fd() {
-            low = low.max(fd.saturating_add(1));
+/// The numbers the descriptor a spawn execs through may take: above
+/// every one the actions write to or close (a `dup2` onto it must not
+/// redirect the exec), and below a `closefrom`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecFdRange {
+    pub low: i32,
+    pub high: i32,
+}
+
+impl ExecFdRange {
+    /// Nothing seen yet: from `floor` up.
+    pub fn from(floor: i32) -> ExecFdRange {
+        ExecFdRange { low: floor, high: i32::MAX }
+    }
+
+    pub fn see(&mut self, action: &Action) {
+        if let Some(fd) = action.touched_fd() {
+            self.low = self.low.max(fd.saturating_add(1));
         }
-        if let Action::Closefrom { from } = *a {
-            high = high.min(from);
+        if let Action::Closefrom { from } = *action {
+            self.high = self.high.min(from);
         }
     }
-    if low < high { Ok((low, high)) } else { Err(()) }
+
+    /// Whether any number is left.
+    pub fn is_open(&self) -> bool {
+        self.low < self.high
+    }
 }
 
 #[cfg(test)]
@@ -113,7 +126,12 @@ mod tests {
         );
         let open = raw(
             2,
-            &[(8, &5i32.to_ne_bytes()), (16, &0x1234_5678u64.to_ne_bytes()), (24, &0o101i32.to_ne_bytes()), (28, &0o644u32.to_ne_bytes())],
+            &[
+                (8, &5i32.to_ne_bytes()),
+                (16, &0x1234_5678u64.to_ne_bytes()),
+                (24, &0o101i32.to_ne_bytes()),
+                (28, &0o644u32.to_ne_bytes()),
+            ],
         );
         assert_eq!(parse(&open), Action::Open { fd: 5, path: 0x1234_5678, oflag: 0o101, mode: 0o644 });
         assert_eq!(parse(&raw(3, &[(8, &0x99u64.to_ne_bytes())])), Action::Chdir { path: 0x99 });
@@ -125,9 +143,15 @@ mod tests {
 
     #[test]
     fn the_exec_descriptor_avoids_what_the_actions_touch() {
-        let acts = [Action::Dup2 { fd: 900, newfd: 950 }, Action::Close { fd: 3 }];
-        assert_eq!(exec_fd_range(&acts, 900), Ok((951, i32::MAX)));
-        assert_eq!(exec_fd_range(&[Action::Closefrom { from: 50 }], 3), Ok((3, 50)));
-        assert_eq!(exec_fd_range(&[Action::Closefrom { from: 3 }], 3), Err(()));
+        let range = |floor: i32, acts: &[Action]| {
+            let mut r = ExecFdRange::from(floor);
+            acts.iter().for_each(|a| r.see(a));
+            r
+        };
+        let r = range(900, &[Action::Dup2 { fd: 900, newfd: 950 }, Action::Close { fd: 3 }]);
+        assert_eq!((r.low, r.high), (951, i32::MAX));
+        let r = range(3, &[Action::Closefrom { from: 50 }, Action::Open { fd: 7, path: 0, oflag: 0, mode: 0 }]);
+        assert_eq!((r.low, r.high), (8, 50));
+        assert!(!range(3, &[Action::Closefrom { from: 3 }]).is_open());
     }
 }

@@ -6,6 +6,7 @@
  *   evasion_exec swap-spawn OK DENIED
  *   evasion_exec spawn-chdir DIR NAME    opens DIR/NAME as fd 3 in a shell
  *   evasion_exec spawn-dup2 PROG ARG     dup2 onto many high fds, then PROG
+ *   evasion_exec spawn-closefrom PROG ARG  closefrom(3), then PROG
  *   evasion_exec execvp NAME ARG         execvp(NAME, {NAME, ARG})
  */
 #define _GNU_SOURCE
@@ -115,6 +116,13 @@ int main(int argc, char **argv) {
         for (int fd = 900; fd < 1000; fd++) {
             posix_spawn_file_actions_adddup2(&fa, 2, fd);
         }
+        char *args[] = {argv[2], argv[3], NULL};
+        return spawn_and_wait(argv[2], &fa, args);
+    }
+    if (!strcmp(mode, "spawn-closefrom")) {
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
         char *args[] = {argv[2], argv[3], NULL};
         return spawn_and_wait(argv[2], &fa, args);
     }

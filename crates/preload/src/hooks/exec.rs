@@ -3,6 +3,10 @@
 
 use std::ffi::{c_char, c_int};
 
+use rampart_decide::spawn::ExecFdRange;
+use rampart_decide::text::StackText;
+use rampart_policy::PATH_MAX;
+
 use crate::capture::CapturedPath;
 use crate::ops::exec::{self, ChildEnv, Program};
 use crate::real::{self, call_real};
@@ -228,8 +232,7 @@ fn spawn_checked(
         let cwd = plan.cwd.as_ref().map(|c| c.as_bytes());
         exec::prepare(st, op, program, cwd, argv, |fd, argv| {
             let env = ChildEnv::new(st, envp, false)?;
-            let exec_fd = spawn_fd(fd, plan.fd_low, plan.fd_high).ok_or(libc::EMFILE)?;
-            let via = exec::proc_fd_path(exec_fd);
+            let (via, dup) = spawn_path(fd, plan.exec_fds);
             sys::set_errno(saved);
             let r = call_real!(
                 real::POSIX_SPAWN,
@@ -237,8 +240,10 @@ fn spawn_checked(
                 libc::ENOSYS,
                 (pid, via.as_bytes().as_ptr().cast(), actions, attr, argv, env.as_ptr())
             );
-            // SAFETY: the duplicate made for this spawn.
-            unsafe { libc::close(exec_fd) };
+            if let Some(dup) = dup {
+                // SAFETY: the duplicate made for this spawn.
+                unsafe { libc::close(dup) };
+            }
             Ok(r)
         })
     });
@@ -254,23 +259,42 @@ fn spawn_checked(
     }
 }
 
-/// A close-on-exec duplicate of `fd` numbered in `[low, high)` (the
+/// A close-on-exec duplicate of `fd` numbered within `range` (the
 /// child's exec reaches the file through it before it is closed), from
 /// the library's high numbers when the limit allows.
-fn spawn_fd(fd: c_int, low: c_int, high: c_int) -> Option<c_int> {
-    for start in [low, 3] {
+fn spawn_fd(fd: c_int, range: ExecFdRange) -> Option<c_int> {
+    for start in [range.low.max(sys::HIGH_FD), range.low] {
         // SAFETY: F_DUPFD_CLOEXEC on our own descriptor.
         let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, start) };
         if dup < 0 {
             continue;
         }
-        if dup < high && dup >= low.min(3).max(start) {
+        if dup < range.high {
             return Some(dup);
         }
         // SAFETY: the duplicate just made.
         unsafe { libc::close(dup) };
     }
     None
+}
+
+/// What the spawned child execs: `/proc/self/fd/N` of a duplicate of the
+/// descriptor decided on, or, when the file actions leave no number for
+/// one (a `closefrom` below every free descriptor), the real path that
+/// was decided on, with no link in it (a directory renamed into a link
+/// after this point is the one race left there).
+fn spawn_path(fd: c_int, range: ExecFdRange) -> (StackText<{ PATH_MAX + 1 }>, Option<c_int>) {
+    let mut text = StackText::new();
+    if let Some(dup) = spawn_fd(fd, range) {
+        text.push(exec::proc_fd_path(dup).as_bytes());
+        return (text, Some(dup));
+    }
+    let mut link = [0u8; PATH_MAX];
+    if let Some(n) = sys::fd_path(fd, &mut link) {
+        text.push(link.get(..n).unwrap_or(b""));
+    }
+    text.push(b"\0");
+    (text, None)
 }
 
 /// # Safety

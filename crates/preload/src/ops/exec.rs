@@ -477,7 +477,7 @@ impl CallerArgs {
     }
 
     /// Arguments from `from` on into `out` from `at`; returns the count.
-    fn collect<'a>(&self, from: usize, out: &mut [&'a [u8]; ARGV_MAX], at: usize) -> usize {
+    fn collect(&self, from: usize, out: &mut [&[u8]; ARGV_MAX], at: usize) -> usize {
         let mut n = at;
         for i in from..self.len {
             let Some(slot) = out.get_mut(n) else { break };
@@ -621,8 +621,7 @@ pub fn restore_name(argv: *const *const c_char) {
 /// the exec descriptor may take.
 pub struct SpawnPlan {
     pub cwd: Option<PathBuf>,
-    pub fd_low: c_int,
-    pub fd_high: c_int,
+    pub exec_fds: spawn::ExecFdRange,
 }
 
 /// Reads the file actions (glibc's layout: `rampart_decide::spawn`),
@@ -636,7 +635,7 @@ pub fn check_spawn_actions(
     actions: *const libc::posix_spawn_file_actions_t,
     argv: *const *const c_char,
 ) -> Result<SpawnPlan, c_int> {
-    let mut plan = SpawnPlan { cwd: None, fd_low: sys::HIGH_FD, fd_high: c_int::MAX };
+    let mut plan = SpawnPlan { cwd: None, exec_fds: spawn::ExecFdRange::from(3) };
     if actions.is_null() {
         return Ok(plan);
     }
@@ -682,9 +681,7 @@ pub fn check_spawn_actions(
     let mut real = PathBuf::new();
     for i in 0..count {
         let action = read(i);
-        if let Some(fd) = action.touched_fd() {
-            plan.fd_low = plan.fd_low.max(fd.saturating_add(1));
-        }
+        plan.exec_fds.see(&action);
         match action {
             Action::Open { path, oflag, .. } => {
                 // SAFETY: glibc keeps the action's path as a C string.
@@ -733,8 +730,7 @@ pub fn check_spawn_actions(
                 cwd.set(real.as_bytes()).map_err(|_| libc::ENAMETOOLONG)?;
                 moved = true;
             }
-            Action::Closefrom { from } => plan.fd_high = plan.fd_high.min(from),
-            Action::Close { .. } | Action::Dup2 { .. } | Action::Tcsetpgrp { .. } => {}
+            Action::Close { .. } | Action::Dup2 { .. } | Action::Closefrom { .. } | Action::Tcsetpgrp { .. } => {}
             Action::Unknown(_) => unreadable(st)?,
         }
     }
