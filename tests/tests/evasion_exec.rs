@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use rampart_event::EventType;
+use rampart_policy::Category;
 use rampart_tests::cprog;
-use rampart_tests::evasion::{Arena, Lang};
+use rampart_tests::evasion::{Arena, Lang, Tries};
 
 /// The C attack program (`tests/runtimes/c/evasion_exec.c`).
 fn cprog() -> &'static PathBuf {
@@ -19,6 +20,25 @@ fn cprog() -> &'static PathBuf {
         cprog::compile("evasion_exec.c", &out, &["-O2", "-Wall", "-Wextra", "-Werror", "-pthread"]);
         out
     })
+}
+
+/// Blocked, and by a process decision: no file denial on the way (which
+/// would stop the attack before it got to the exec, proving nothing).
+fn process_blocked(t: &Tries) {
+    t.assert_blocked();
+    let blocks = t.guarded.of(EventType::Block);
+    assert!(
+        blocks.iter().any(|e| e.cat == Some(Category::Process)),
+        "{}: no process block line\n{:#?}",
+        t.name,
+        t.guarded
+    );
+    assert!(
+        blocks.iter().all(|e| e.cat != Some(Category::File)),
+        "{}: a file denial stopped the attack first\n{:#?}",
+        t.name,
+        t.guarded
+    );
 }
 
 fn write_script(path: &str, text: &str) {
@@ -58,7 +78,7 @@ while time.monotonic() < end:
 stop = True
 t.join()
 "#;
-    a.attempt("symlink-swap", Lang::Python, code, &[]).assert_blocked();
+    process_blocked(&a.attempt("symlink-swap", Lang::Python, code, &[]));
 }
 
 #[test]
@@ -71,6 +91,8 @@ fn directory_renamed_to_a_link_between_check_and_exec() {
     std::fs::create_dir_all(&evil).expect("mkdir");
     std::fs::copy(a.denied_program(), format!("{evil}/ok")).expect("copy");
     a.process.push(a.sb.path("allowed/run/ok"));
+    // The attack copies the allowed program.
+    a.file.push(format!("r {}/**", a.sb.path("bin")));
     let code = r#"
 import os, shutil, subprocess, threading, time
 d = os.environ['EV_ALLOWED']
@@ -103,7 +125,7 @@ while time.monotonic() < end:
 stop = True
 t.join()
 "#;
-    a.attempt("rename-swap", Lang::Python, code, &[]).assert_blocked();
+    process_blocked(&a.attempt("rename-swap", Lang::Python, code, &[]));
 }
 
 // ---------------------------------------------------------------------------
@@ -114,7 +136,7 @@ fn c_thread_rewrites_the_path_buffer_of_a_vfork_exec() {
     let mut a = Arena::new("exec-buf-vfork");
     a.process.push(cprog().display().to_string());
     let (ok, denied) = (a.sb.path("bin/ok"), a.denied_program());
-    a.attempt("buffer-vfork", Lang::Program(cprog().clone()), "", &["swap-vfork", &ok, &denied]).assert_blocked();
+    process_blocked(&a.attempt("buffer-vfork", Lang::Program(cprog().clone()), "", &["swap-vfork", &ok, &denied]));
 }
 
 #[test]
@@ -122,7 +144,7 @@ fn c_thread_rewrites_the_path_buffer_of_a_posix_spawn() {
     let mut a = Arena::new("exec-buf-spawn");
     a.process.push(cprog().display().to_string());
     let (ok, denied) = (a.sb.path("bin/ok"), a.denied_program());
-    a.attempt("buffer-spawn", Lang::Program(cprog().clone()), "", &["swap-spawn", &ok, &denied]).assert_blocked();
+    process_blocked(&a.attempt("buffer-spawn", Lang::Program(cprog().clone()), "", &["swap-spawn", &ok, &denied]));
 }
 
 // ---------------------------------------------------------------------------
@@ -153,7 +175,7 @@ fn nested_script_whose_inner_interpreter_is_denied() {
     write_script(&a.sb.path("bin/outer"), &format!("#!{inner}\n"));
     a.process.push(a.sb.path("bin/*"));
     let code = "import os, subprocess\ntry:\n    subprocess.run([os.environ['EV_ROOT'] + '/bin/outer'])\nexcept OSError as e:\n    print('no', e)";
-    a.attempt("shebang-nested", Lang::Python, code, &[]).assert_blocked();
+    process_blocked(&a.attempt("shebang-nested", Lang::Python, code, &[]));
 }
 
 /// Not an attack: scripts run as before, with the arguments the kernel
@@ -274,7 +296,7 @@ fn fork_then_exec() {
     let code = python_run(
         "pid = os.fork()\nif pid == 0:\n    try:\n        os.execv(d, [d, 'HIT'])\n    finally:\n        os._exit(1)\nos.waitpid(pid, 0)",
     );
-    a.attempt("fork-exec", Lang::Python, &code, &[]).assert_blocked();
+    process_blocked(&a.attempt("fork-exec", Lang::Python, &code, &[]));
 }
 
 #[test]
@@ -283,7 +305,7 @@ fn exec_from_a_thread() {
     let code = python_run(
         "import threading\ndef go():\n    try:\n        os.execv(d, [d, 'HIT'])\n    except OSError as e:\n        print('no', e)\nt = threading.Thread(target=go)\nt.start()\nt.join()",
     );
-    a.attempt("thread-exec", Lang::Python, &code, &[]).assert_blocked();
+    process_blocked(&a.attempt("thread-exec", Lang::Python, &code, &[]));
 }
 
 #[test]
@@ -295,7 +317,7 @@ fn memfd_copy_run_by_descriptor() {
     // Reading the denied program is allowed here: only running it is not.
     let mut a = a;
     a.file.push(format!("r {}", a.denied_program()));
-    a.attempt("memfd-fexecve", Lang::Python, &code, &[]).assert_blocked();
+    process_blocked(&a.attempt("memfd-fexecve", Lang::Python, &code, &[]));
 }
 
 #[test]
@@ -305,7 +327,7 @@ fn memfd_copy_run_through_proc_self_fd() {
     let code = python_run(
         "fd = os.memfd_create('x', 0)\nos.write(fd, open(d, 'rb').read())\nsubprocess.run([f'/proc/self/fd/{fd}', 'HIT'], pass_fds=[fd])",
     );
-    a.attempt("memfd-path", Lang::Python, &code, &[]).assert_blocked();
+    process_blocked(&a.attempt("memfd-path", Lang::Python, &code, &[]));
 }
 
 #[test]
@@ -315,7 +337,7 @@ fn copied_into_the_writable_directory() {
     let code = python_run(
         "import shutil\nimport tempfile\nc = os.path.join(tempfile.mkdtemp(dir=os.environ['EV_ALLOWED']), 'copy')\nshutil.copy(d, c)\nos.chmod(c, 0o755)\nsubprocess.run([c, 'HIT'])",
     );
-    a.attempt("copy", Lang::Python, &code, &[]).assert_blocked();
+    process_blocked(&a.attempt("copy", Lang::Python, &code, &[]));
 }
 
 fn loader() -> String {
@@ -330,7 +352,7 @@ fn loader() -> String {
 fn the_dynamic_loader_run_directly() {
     let a = Arena::new("exec-ldso");
     let code = python_run(&format!("subprocess.run(['{}', d, 'HIT'])", loader()));
-    a.attempt("ld.so", Lang::Python, &code, &[]).assert_blocked();
+    process_blocked(&a.attempt("ld.so", Lang::Python, &code, &[]));
 }
 
 #[test]
@@ -338,7 +360,7 @@ fn cleared_environment_for_the_child() {
     let a = Arena::new("exec-env-i");
     let code = python_run("subprocess.run([d, 'HIT'], env={})\nsubprocess.run(['/bin/sh', '-c', d + ' HIT'], env={})");
     let t = a.attempt("env-cleared", Lang::Python, &code, &[]);
-    t.assert_blocked();
+    process_blocked(&t);
     assert_eq!(t.bare_hits(), 2);
 }
 
@@ -348,14 +370,14 @@ fn execve_with_ld_preload_removed() {
     let code = python_run(
         "env = {k: v for k, v in os.environ.items() if k != 'LD_PRELOAD'}\nos.execve('/bin/sh', ['sh', '-c', d + ' HIT'], env)",
     );
-    a.attempt("no-ld-preload", Lang::Python, &code, &[]).assert_blocked();
+    process_blocked(&a.attempt("no-ld-preload", Lang::Python, &code, &[]));
 }
 
 #[test]
 fn system_runs_the_denied_program() {
     let a = Arena::new("exec-system");
     let code = python_run("os.system(d + ' HIT')");
-    a.attempt("system", Lang::Python, &code, &[]).assert_blocked();
+    process_blocked(&a.attempt("system", Lang::Python, &code, &[]));
 }
 
 #[test]
@@ -366,7 +388,7 @@ fn node_spawn_of_a_symlink_to_the_denied_program() {
                 fs.symlinkSync(process.env.EV_DENIED_PROG, l);\n\
                 try { process.stdout.write(cp.execFileSync(l, ['HIT']).toString()); }\n\
                 catch (e) { console.log('no', e.code); }";
-    a.attempt("node-link", Lang::Node, code, &[]).assert_blocked();
+    process_blocked(&a.attempt("node-link", Lang::Node, code, &[]));
 }
 
 /// Not an attack: a program run through a descriptor keeps the name an
