@@ -280,6 +280,21 @@ fn execvp_skips_a_directory_of_the_programs_name() {
     assert!(t.guarded.of(EventType::Block).is_empty(), "{:#?}", t.guarded);
 }
 
+/// Not an attack: glibc's execvp runs a file the kernel refuses
+/// (`ENOEXEC`: no `#!`, not ELF) with `/bin/sh`, and so does the check.
+#[test]
+fn execvp_runs_a_script_without_a_shebang_line_with_the_shell() {
+    let mut a = Arena::new("exec-execvp-sh");
+    a.process.push(cprog().display().to_string());
+    a.file.push(format!("r {}/**", a.sb.path("bin")));
+    write_script(&a.sb.path("bin/plain"), "echo \"HIT $0 $1\"\n");
+    let code = format!("PATH={} exec {} execvp plain arg", a.sb.path("bin"), cprog().display());
+    let t = a.attempt("execvp-sh", Lang::Shell, &code, &[]);
+    t.assert_works_bare();
+    assert_eq!(t.guarded.stdout, t.bare.stdout, "{:#?}", t.guarded);
+    assert_eq!(t.bare.stdout, format!("HIT {} arg\n", a.sb.path("bin/plain")));
+}
+
 // ---------------------------------------------------------------------------
 // The classics.
 

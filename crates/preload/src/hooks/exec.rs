@@ -92,7 +92,7 @@ fn at_cwd(path: &[u8]) -> Program<'_> {
 enum Names {
     /// A path from the cwd.
     Path,
-    /// A name searched in `PATH`.
+    /// A name searched in `PATH`, as `execvp` does.
     Search,
     /// A descriptor.
     Fd(c_int),
@@ -105,7 +105,7 @@ impl Names {
     fn of(self, path: &[u8]) -> Program<'_> {
         match self {
             Names::Path => at_cwd(path),
-            Names::Search => Program::Search(path),
+            Names::Search => Program::Search { file: path, shell_fallback: true },
             Names::Fd(fd) => Program::Fd(fd),
             Names::At { dirfd, flags } if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 => Program::Fd(dirfd),
             Names::At { dirfd, flags } => Program::At { dirfd, path, follow: flags & libc::AT_SYMLINK_NOFOLLOW == 0 },
@@ -228,7 +228,13 @@ fn spawn_checked(
     let saved = sys::errno();
     let result = captured(path).and_then(|copy| {
         let plan = exec::check_spawn_actions(st, op, copy.as_bytes(), actions, argv)?;
-        let program = if search { Program::Search(copy.as_bytes()) } else { at_cwd(copy.as_bytes()) };
+        let program = if search {
+            // glibc's posix_spawnp has not run ENOEXEC files with /bin/sh
+            // since 2.15.
+            Program::Search { file: copy.as_bytes(), shell_fallback: false }
+        } else {
+            at_cwd(copy.as_bytes())
+        };
         let cwd = plan.cwd.as_ref().map(|c| c.as_bytes());
         exec::prepare(st, op, program, cwd, argv, |fd, argv| {
             let env = ChildEnv::new(st, envp, false)?;

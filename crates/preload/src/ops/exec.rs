@@ -40,8 +40,11 @@ const HEAD_LEN: usize = 4096;
 pub enum Program<'a> {
     /// A path, relative to `dirfd` (or the cwd).
     At { dirfd: c_int, path: &'a [u8], follow: bool },
-    /// A name searched in `PATH` (or a path, if it has a `/`).
-    Search(&'a [u8]),
+    /// A name searched in `PATH` (or a path, if it has a `/`). With
+    /// `shell_fallback` (the `execvp` family, not `posix_spawnp`), a file
+    /// that is neither ELF nor `#!` is run by `/bin/sh`, as glibc does
+    /// when the kernel answers `ENOEXEC`.
+    Search { file: &'a [u8], shell_fallback: bool },
     /// An open descriptor (`fexecve`, `execveat` with `AT_EMPTY_PATH`).
     Fd(c_int),
 }
@@ -107,11 +110,11 @@ pub fn prepare<R>(
             filename.push(path);
             open_program(base, path, follow, &mut real)?
         }
-        Program::Search(file) if file.contains(&b'/') => {
+        Program::Search { file, .. } if file.contains(&b'/') => {
             filename.push(file);
             open_program(base, file, true, &mut real)?
         }
-        Program::Search(file) => {
+        Program::Search { file, .. } => {
             let mut found = PathBuf::new();
             search_path(file, spawn_cwd, &mut found)?;
             filename.push(found.as_bytes());
@@ -123,8 +126,12 @@ pub fn prepare<R>(
         }
     };
     let caller_args = CallerArgs::new(argv);
-    let result =
-        decide_chain(st, op, &mut opened, &mut real, &filename, base, &caller_args, program_is_fd(&program), run);
+    let how = Chain {
+        base,
+        caller_fd: program_is_fd(&program),
+        shell_fallback: matches!(program, Program::Search { shell_fallback: true, .. }),
+    };
+    let result = decide_chain(st, op, &mut opened, &mut real, &filename, &caller_args, how, run);
     opened.close();
     result
 }
@@ -157,6 +164,17 @@ fn store<'s>(slot: &'s mut [u8; shebang::LINE_MAX + 1], bytes: &[u8]) -> &'s [u8
     slot.get(..n).unwrap_or(&[])
 }
 
+/// How a program's `#!` chain is followed.
+#[derive(Clone, Copy)]
+struct Chain<'a> {
+    /// Where a relative interpreter path starts.
+    base: Base<'a>,
+    /// The caller's descriptor, when that is the program.
+    caller_fd: Option<c_int>,
+    /// A file that is neither ELF nor `#!` runs under `/bin/sh`.
+    shell_fallback: bool,
+}
+
 /// Decides on the opened program, follows its `#!` lines (each
 /// interpreter decided on and opened in turn), and runs the last one.
 #[allow(clippy::too_many_arguments)]
@@ -166,11 +184,11 @@ fn decide_chain<R>(
     opened: &mut Opened,
     real: &mut PathBuf,
     filename: &FileName,
-    base: Base<'_>,
     caller: &CallerArgs,
-    caller_fd: Option<c_int>,
+    how: Chain<'_>,
     run: impl FnOnce(c_int, *const *const c_char) -> Result<R, c_int>,
 ) -> Result<R, c_int> {
+    let Chain { base, caller_fd, shell_fallback } = how;
     let mut head_buf = [0u8; HEAD_LEN];
     let mut interps = Interpreters {
         names: [[0; shebang::LINE_MAX + 1]; shebang::MAX_DEPTH],
@@ -194,6 +212,12 @@ fn decide_chain<R>(
         }
         let head = opened.head(&mut head_buf);
         let line = match shebang::parse(head) {
+            // glibc's execvp runs what the kernel refuses with ENOEXEC as
+            // a shell script: `/bin/sh FILE ARGS...`, the shape of a `#!`
+            // line without argument.
+            Script::No if shell_fallback && interps.depth == 0 && !head.starts_with(b"\x7fELF") => {
+                shebang::Shebang { interpreter: b"/bin/sh", arg: None }
+            }
             Script::No => break,
             Script::Invalid => return Err(libc::ENOEXEC),
             Script::Yes(line) => line,
