@@ -258,6 +258,18 @@ fn c_posix_spawn_closefrom_runs_the_checked_program() {
         .assert_blocked();
 }
 
+/// A file action the library cannot read (a tag no glibc version has)
+/// is denied in block mode: what it would do in the child is unknown.
+#[test]
+fn c_posix_spawn_with_an_unknown_file_action() {
+    let mut a = Arena::new("exec-spawn-unknown");
+    a.process.push(cprog().display().to_string());
+    let echo = a.sb.path("bin/echo-ok");
+    let t = a.attempt("spawn-unknown", Lang::Program(cprog().clone()), "", &["spawn-unknown", &echo, "HIT"]);
+    process_blocked(&t);
+    assert!(!t.guarded.with_target(EventType::Block, &echo).is_empty(), "{:#?}", t.guarded);
+}
+
 fn indent(code: &str) -> String {
     code.lines().map(|l| format!("    {l}\n")).collect()
 }

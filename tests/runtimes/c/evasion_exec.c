@@ -7,6 +7,7 @@
  *   evasion_exec spawn-chdir DIR NAME    opens DIR/NAME as fd 3 in a shell
  *   evasion_exec spawn-dup2 PROG ARG     dup2 onto many high fds, then PROG
  *   evasion_exec spawn-closefrom PROG ARG  closefrom(3), then PROG
+ *   evasion_exec spawn-unknown PROG ARG  an action with a tag no glibc has
  *   evasion_exec execvp NAME ARG         execvp(NAME, {NAME, ARG})
  */
 #define _GNU_SOURCE
@@ -123,6 +124,18 @@ int main(int argc, char **argv) {
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        char *args[] = {argv[2], argv[3], NULL};
+        return spawn_and_wait(argv[2], &fa, args);
+    }
+    if (!strcmp(mode, "spawn-unknown")) {
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addclose(&fa, 100);
+        /* glibc's layout (posix/spawn_int.h): __actions after two ints, the
+         * tag first in each action. glibc's child skips a tag it does not
+         * know; a reader of the actions cannot know what it would do. */
+        int *tag = *(int **)((char *)&fa + 8);
+        *tag = 99;
         char *args[] = {argv[2], argv[3], NULL};
         return spawn_and_wait(argv[2], &fa, args);
     }
