@@ -72,12 +72,13 @@ impl Opened {
         }
     }
 
-    /// The first bytes of the file (none from an `O_PATH` descriptor).
-    fn head<'b>(&self, buf: &'b mut [u8; HEAD_LEN]) -> &'b [u8] {
+    /// The first bytes of the file; `None` when it cannot be read (an
+    /// `O_PATH` descriptor: a program the caller may run but not read).
+    fn head<'b>(&self, buf: &'b mut [u8; HEAD_LEN]) -> Option<&'b [u8]> {
         // SAFETY: buf is writable for its length; pread leaves the
         // descriptor's offset alone (it may be the caller's).
         let n = unsafe { libc::pread(self.fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        buf.get(..usize::try_from(n).unwrap_or(0)).unwrap_or(&[])
+        buf.get(..usize::try_from(n).ok()?)
     }
 }
 
@@ -144,7 +145,8 @@ fn program_is_fd(p: &Program<'_>) -> Option<c_int> {
 }
 
 /// The interpreters of a script, as written in their `#!` lines (each
-/// level's name and optional argument), innermost first.
+/// level's name and optional argument), in the order they were found:
+/// the script's own interpreter first.
 struct Interpreters {
     names: [[u8; shebang::LINE_MAX + 1]; shebang::MAX_DEPTH],
     args: [[u8; shebang::LINE_MAX + 1]; shebang::MAX_DEPTH],
@@ -210,7 +212,8 @@ fn decide_chain<R>(
         if let Outcome::Deny(e) = settle(st, st.matcher().allows_process(real.as_bytes()), &a) {
             return Err(e);
         }
-        let head = opened.head(&mut head_buf);
+        // Unreadable: not a script (an interpreter could not read it).
+        let Some(head) = opened.head(&mut head_buf) else { break };
         let line = match shebang::parse(head) {
             // glibc's execvp runs what the kernel refuses with ENOEXEC as
             // a shell script: `/bin/sh FILE ARGS...`, the shape of a `#!`
@@ -244,8 +247,7 @@ fn decide_chain<R>(
         opened.close();
         *opened = next;
     }
-    let head = opened.head(&mut head_buf);
-    if classify(head) == elf::Program::Static {
+    if opened.head(&mut head_buf).is_some_and(|head| classify(head) == elf::Program::Static) {
         report::note_once(
             st,
             Category::Process,
@@ -268,8 +270,8 @@ impl Interpreters {
         (self.names.get(i), arg)
     }
 
-    /// The argv the kernel gives the innermost interpreter: each level's
-    /// name and argument (innermost first), the script's name as the
+    /// The argv the kernel gives the last interpreter: each level's name
+    /// and argument (the last found first), the script's name as the
     /// caller gave it, then the caller's arguments after its argv[0].
     fn build_argv(&self, filename: &[u8], caller: &CallerArgs, out: &mut ArgvBuf) -> Result<(), c_int> {
         // The script's name, NUL-terminated in the buffer's own storage
