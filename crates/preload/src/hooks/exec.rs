@@ -1,5 +1,7 @@
 //! The exec family, `posix_spawn*`, `system` and `popen` as libc exports
-//! them. `execl*` are in `shim.c` and land in `execve`/`execvp` here.
+//! them. `execl*` are in `shim.c` and land in `rampart_exec_from_shim`
+//! here. Every path is captured once on entry; what runs is the
+//! descriptor `ops::exec::prepare` decided on, never the caller's path.
 
 use std::ffi::{c_char, c_int};
 
