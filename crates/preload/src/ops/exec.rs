@@ -198,6 +198,7 @@ fn decide_chain<R>(
         has_arg: [false; shebang::MAX_DEPTH],
         depth: 0,
     };
+    let mut is_static = false;
     loop {
         let mut line_args: [&[u8]; ARGV_MAX] = [&[]; ARGV_MAX];
         let n = interps.line_argv(filename.as_bytes(), caller, &mut line_args);
@@ -214,6 +215,7 @@ fn decide_chain<R>(
         }
         // Unreadable: not a script (an interpreter could not read it).
         let Some(head) = opened.head(&mut head_buf) else { break };
+        is_static = classify(head) == elf::Program::Static;
         let line = match shebang::parse(head) {
             // glibc's execvp runs what the kernel refuses with ENOEXEC as
             // a shell script: `/bin/sh FILE ARGS...`, the shape of a `#!`
@@ -247,7 +249,7 @@ fn decide_chain<R>(
         opened.close();
         *opened = next;
     }
-    if opened.head(&mut head_buf).is_some_and(|head| classify(head) == elf::Program::Static) {
+    if is_static {
         report::note_once(
             st,
             Category::Process,
