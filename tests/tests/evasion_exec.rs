@@ -131,20 +131,42 @@ t.join()
 // ---------------------------------------------------------------------------
 // Row 3, exec half: the path is captured once.
 
-#[test]
-fn c_thread_rewrites_the_path_buffer_of_a_vfork_exec() {
-    let mut a = Arena::new("exec-buf-vfork");
-    a.process.push(cprog().display().to_string());
-    let (ok, denied) = (a.sb.path("bin/ok"), a.denied_program());
-    process_blocked(&a.attempt("buffer-vfork", Lang::Program(cprog().clone()), "", &["swap-vfork", &ok, &denied]));
-}
+/// Every exec entry point the path goes through as a string (`fexecve`
+/// and `execveat(AT_EMPTY_PATH)` take a descriptor; `system` and `popen`
+/// run `/bin/sh`).
+const ENTRY_POINTS: [&str; 10] =
+    ["execve", "execv", "execvp", "execvpe", "execl", "execle", "execlp", "execveat", "posix_spawn", "posix_spawnp"];
 
 #[test]
-fn c_thread_rewrites_the_path_buffer_of_a_posix_spawn() {
-    let mut a = Arena::new("exec-buf-spawn");
+fn c_thread_rewrites_the_path_buffer_after_the_check() {
+    let mut a = Arena::new("exec-buf");
     a.process.push(cprog().display().to_string());
     let (ok, denied) = (a.sb.path("bin/ok"), a.denied_program());
-    process_blocked(&a.attempt("buffer-spawn", Lang::Program(cprog().clone()), "", &["swap-spawn", &ok, &denied]));
+    for entry in ENTRY_POINTS {
+        let t =
+            a.attempt(&format!("buffer-{entry}"), Lang::Program(cprog().clone()), "", &["buffer", entry, &ok, &denied]);
+        process_blocked(&t);
+    }
+}
+
+/// Row 2 from C, through every entry point: a thread swaps a symlink
+/// between the allowed and the denied program.
+#[test]
+fn c_symlink_swapped_under_every_entry_point() {
+    let mut a = Arena::new("exec-link");
+    a.process.push(cprog().display().to_string());
+    let (ok, denied) = (a.sb.path("bin/ok"), a.denied_program());
+    for entry in ENTRY_POINTS {
+        let dir = a.sb.path(&format!("allowed/{entry}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let t = a.attempt(
+            &format!("link-{entry}"),
+            Lang::Program(cprog().clone()),
+            "",
+            &["link", entry, &dir, &ok, &denied],
+        );
+        process_blocked(&t);
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -2,8 +2,13 @@
  * check (vfork and posix_spawn share the parent's memory), spawn file
  * actions Python cannot express, and libc's execvp itself.
  *
- *   evasion_exec swap-vfork OK DENIED    races: prints HIT per success
- *   evasion_exec swap-spawn OK DENIED
+ *   evasion_exec buffer ENTRY OK DENIED  races (HIT per success): a thread
+ *                                        rewrites the path buffer between OK
+ *                                        and DENIED, run through one entry
+ *   evasion_exec link ENTRY DIR OK DENIED  DIR/link swapped between OK and
+ *                                        DENIED, run through one entry
+ *     ENTRY: execve execv execvp execvpe execl execle execlp execveat
+ *            posix_spawn posix_spawnp
  *   evasion_exec spawn-chdir DIR NAME    opens DIR/NAME as fd 3 in a shell
  *   evasion_exec spawn-dup2 PROG ARG     dup2 onto many high fds, then PROG
  *   evasion_exec spawn-closefrom PROG ARG  closefrom(3), then PROG
@@ -26,7 +31,7 @@
 extern char **environ;
 
 /* Races stop after this long: the suites bound every race to 3 s. */
-#define RACE_SECONDS 2
+#define RACE_SECONDS 1
 
 static char path_buf[4096];
 static const char *allowed_path, *denied_path;
@@ -48,29 +53,55 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int race(int use_spawn) {
+/* Runs `path` (HIT as its argument) through the entry point named
+ * `entry` in a vfork child (the exec family) or with posix_spawn*; waits. */
+static void run_through(const char *entry, const char *path) {
     char *argv[] = {"x", "HIT", NULL};
-    memcpy(path_buf, allowed_path, strlen(allowed_path) + 1);
+    pid_t pid;
+    if (!strncmp(entry, "posix_spawn", 11)) {
+        int (*spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                     char *const[], char *const[]) = strcmp(entry, "posix_spawnp") ? posix_spawn : posix_spawnp;
+        if (spawn(&pid, path, NULL, NULL, argv, environ) != 0) return;
+    } else {
+        pid = vfork();
+        if (pid == 0) {
+            if (!strcmp(entry, "execve")) execve(path, argv, environ);
+            else if (!strcmp(entry, "execv")) execv(path, argv);
+            else if (!strcmp(entry, "execvp")) execvp(path, argv);
+            else if (!strcmp(entry, "execvpe")) execvpe(path, argv, environ);
+            else if (!strcmp(entry, "execl")) execl(path, "x", "HIT", (char *)NULL);
+            else if (!strcmp(entry, "execle")) execle(path, "x", "HIT", (char *)NULL, environ);
+            else if (!strcmp(entry, "execlp")) execlp(path, "x", "HIT", (char *)NULL);
+            else if (!strcmp(entry, "execveat")) execveat(AT_FDCWD, path, argv, environ, 0);
+            _exit(127);
+        }
+    }
+    if (pid > 0) waitpid(pid, NULL, 0);
+}
+
+static const char *link_dir, *race_entry;
+
+static void *swap_link(void *unused) {
+    (void)unused;
+    char link[4096], tmp[4096];
+    snprintf(link, sizeof link, "%s/link", link_dir);
+    snprintf(tmp, sizeof tmp, "%s/link.tmp", link_dir);
+    for (int i = 0; !atomic_load(&stop); i++) {
+        unlink(tmp);
+        if (symlink(i % 2 ? denied_path : allowed_path, tmp) == 0) rename(tmp, link);
+    }
+    return NULL;
+}
+
+/* Races one entry point against a writer thread (`writer`), for
+ * RACE_SECONDS, running `path` each time. */
+static int race_entry_point(void *(*writer)(void *), const char *path) {
     pthread_t t;
-    pthread_create(&t, NULL, rewrite, NULL);
+    pthread_create(&t, NULL, writer, NULL);
     double end = now() + RACE_SECONDS;
     int tries = 0;
     while (now() < end) {
-        pid_t pid;
-        if (use_spawn) {
-            if (posix_spawn(&pid, path_buf, NULL, NULL, argv, environ) != 0) {
-                continue;
-            }
-        } else {
-            pid = vfork();
-            if (pid == 0) {
-                execv(path_buf, argv);
-                _exit(127);
-            }
-        }
-        if (pid > 0) {
-            waitpid(pid, NULL, 0);
-        }
+        run_through(race_entry, path);
         tries++;
     }
     atomic_store(&stop, 1);
@@ -98,10 +129,26 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *mode = argv[1];
-    if (!strcmp(mode, "swap-vfork") || !strcmp(mode, "swap-spawn")) {
-        allowed_path = argv[2];
-        denied_path = argv[3];
-        return race(!strcmp(mode, "swap-spawn"));
+    if (!strcmp(mode, "buffer") && argc >= 5) {
+        race_entry = argv[2];
+        allowed_path = argv[3];
+        denied_path = argv[4];
+        memcpy(path_buf, allowed_path, strlen(allowed_path) + 1);
+        return race_entry_point(rewrite, path_buf);
+    }
+    if (!strcmp(mode, "link") && argc >= 6) {
+        race_entry = argv[2];
+        link_dir = argv[3];
+        allowed_path = argv[4];
+        denied_path = argv[5];
+        static char link[4096];
+        snprintf(link, sizeof link, "%s/link", link_dir);
+        unlink(link);
+        if (symlink(allowed_path, link) != 0) {
+            perror("symlink");
+            return 1;
+        }
+        return race_entry_point(swap_link, link);
     }
     if (!strcmp(mode, "spawn-chdir")) {
         posix_spawn_file_actions_t fa;
