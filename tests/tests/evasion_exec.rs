@@ -242,6 +242,43 @@ os.waitpid(pid, 0)
     assert!(!t.guarded.with_target(EventType::Block, &a.secret()).is_empty(), "{:#?}", t.guarded);
 }
 
+/// The path of a spawn `OPEN` action is a symlink a thread swaps between
+/// an allowed file and the secret: the child must get the file checked.
+#[test]
+fn posix_spawn_open_of_a_swapped_symlink() {
+    let a = Arena::new("exec-spawn-open-swap");
+    let code = r#"
+import os, tempfile, threading, time
+d = tempfile.mkdtemp(dir=os.environ['EV_ALLOWED'])
+ok = os.path.join(d, 'ok')
+with open(ok, 'w') as f:
+    f.write('fine\n')
+link = os.path.join(d, 'link')
+os.symlink(ok, link)
+stop = False
+def swap():
+    i = 0
+    while not stop:
+        tmp = os.path.join(d, 'tmp')
+        os.symlink(os.environ['EV_SECRET'] if i % 2 else ok, tmp)
+        os.replace(tmp, link)
+        i += 1
+t = threading.Thread(target=swap)
+t.start()
+end = time.monotonic() + 2.5
+while time.monotonic() < end:
+    try:
+        pid = os.posix_spawn('/bin/sh', ['sh', '-c', 'read l <&3; [ "$l" = fine ] || echo HIT $l'], os.environ,
+                             file_actions=[(os.POSIX_SPAWN_OPEN, 3, link, os.O_RDONLY, 0)])
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+stop = True
+t.join()
+"#;
+    a.attempt("spawn-open-swap", Lang::Python, code, &[]).assert_blocked();
+}
+
 #[test]
 fn c_posix_spawn_chdir_then_relative_open_of_the_secret() {
     let mut a = Arena::new("exec-spawn-chdir");

@@ -15,6 +15,8 @@ pub const ACTION_SIZE: usize = 32;
 /// Where `__used` and `__actions` are in the actions object.
 pub const USED_OFFSET: usize = 4;
 pub const ACTIONS_OFFSET: usize = 8;
+/// The tag of a `dup2` action (what a checked `OPEN` is rewritten to).
+pub const TAG_DUP2: u32 = 1;
 /// More actions than this are not read: the spawn is treated as unreadable.
 pub const MAX_ACTIONS: usize = 1024;
 
@@ -52,7 +54,7 @@ pub fn parse(raw: &[u8; ACTION_SIZE]) -> Action {
     let tag = u32::from_ne_bytes(word(raw, 0));
     match tag {
         0 => Action::Close { fd: int(raw, 8) },
-        1 => Action::Dup2 { fd: int(raw, 8), newfd: int(raw, 12) },
+        TAG_DUP2 => Action::Dup2 { fd: int(raw, 8), newfd: int(raw, 12) },
         2 => Action::Open { fd: int(raw, 8), path: ptr(raw, 16), oflag: int(raw, 24), mode: int(raw, 28) as u32 },
         3 => Action::Chdir { path: ptr(raw, 8) },
         4 => Action::Fchdir { fd: int(raw, 8) },

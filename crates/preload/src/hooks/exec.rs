@@ -246,7 +246,7 @@ fn spawn_checked(
                 real::POSIX_SPAWN,
                 SpawnFn,
                 libc::ENOSYS,
-                (pid, via.as_bytes().as_ptr().cast(), actions, attr, argv, env.as_ptr())
+                (pid, via.as_bytes().as_ptr().cast(), plan.actions(actions), attr, argv, env.as_ptr())
             );
             if let Some(dup) = dup {
                 // SAFETY: the duplicate made for this spawn.

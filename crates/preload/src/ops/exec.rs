@@ -650,6 +650,140 @@ pub fn restore_name(argv: *const *const c_char) {
 pub struct SpawnPlan {
     pub cwd: Option<PathBuf>,
     pub exec_fds: spawn::ExecFdRange,
+    /// The actions with each checked `OPEN` replaced (see
+    /// [`CheckedActions`]); `None` when there was nothing to replace.
+    checked: Option<CheckedActions>,
+}
+
+impl SpawnPlan {
+    /// The file actions to hand to the real `posix_spawn`.
+    pub fn actions(&self, caller: *const libc::posix_spawn_file_actions_t) -> *const libc::posix_spawn_file_actions_t {
+        self.checked.as_ref().map_or(caller, |c| (&raw const c.header).cast())
+    }
+}
+
+/// glibc's `posix_spawn_file_actions_t` (see `rampart_decide::spawn`).
+#[repr(C)]
+struct ActionsHeader {
+    allocated: c_int,
+    used: c_int,
+    actions: *mut u8,
+    pad: [c_int; 16],
+}
+
+/// A copy of the caller's file actions in which each checked `OPEN` is a
+/// `DUP2` from a descriptor the library opened on the file it checked
+/// (without following links): the child gets that file, whatever happens
+/// to the path after the check. In an anonymous mapping (no allocator),
+/// unmapped and the descriptors closed after the spawn.
+struct CheckedActions {
+    header: ActionsHeader,
+    map: *mut u8,
+    map_len: usize,
+    /// Our descriptors, after the actions in the mapping.
+    fds: *mut c_int,
+    fd_count: usize,
+}
+
+impl CheckedActions {
+    /// Copies the `count` actions at `list`.
+    fn copy(list: *const u8, count: usize) -> Result<CheckedActions, c_int> {
+        let actions_len = count * spawn::ACTION_SIZE;
+        let map_len = actions_len + count * size_of::<c_int>();
+        // SAFETY: a fresh private anonymous mapping, unmapped on drop.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(libc::ENOMEM);
+        }
+        let map = map.cast::<u8>();
+        // SAFETY: `count` actions are readable at `list` (glibc's array);
+        // the mapping holds them, then `count` descriptors.
+        let fds = unsafe {
+            std::ptr::copy_nonoverlapping(list, map, actions_len);
+            map.add(actions_len).cast::<c_int>()
+        };
+        let used = c_int::try_from(count).map_err(|_| libc::EINVAL)?;
+        let header = ActionsHeader { allocated: used, used, actions: map, pad: [0; 16] };
+        Ok(CheckedActions { header, map, map_len, fds, fd_count: 0 })
+    }
+
+    /// Action `i` becomes `dup2(ours, fd)`; `ours` is closed with the copy.
+    fn dup_into(&mut self, i: usize, ours: c_int, fd: c_int) {
+        let mut raw = [0u8; spawn::ACTION_SIZE];
+        for (at, bytes) in [(0, spawn::TAG_DUP2.to_ne_bytes()), (8, ours.to_ne_bytes()), (12, fd.to_ne_bytes())] {
+            if let Some(dst) = raw.get_mut(at..at + 4) {
+                dst.copy_from_slice(&bytes);
+            }
+        }
+        // SAFETY: i < the count copied; fd_count < count (one per action).
+        unsafe {
+            std::ptr::copy_nonoverlapping(raw.as_ptr(), self.map.add(i * spawn::ACTION_SIZE), raw.len());
+            *self.fds.add(self.fd_count) = ours;
+        }
+        self.fd_count += 1;
+    }
+}
+
+impl Drop for CheckedActions {
+    fn drop(&mut self) {
+        // SAFETY: our own descriptors and mapping.
+        unsafe {
+            for i in 0..self.fd_count {
+                libc::close(*self.fds.add(i));
+            }
+            libc::munmap(self.map.cast(), self.map_len);
+        }
+    }
+}
+
+/// Opens the file a spawn's `OPEN` action names, as checked: `real`
+/// (resolved, decided on) without following links unless they are the
+/// kernel's own, with the caller's flags, close-on-exec in this process,
+/// numbered from `low` up (above every descriptor the actions touch).
+fn open_for_child(real: &PathBuf, links_allowed: bool, oflag: c_int, mode: u32, low: c_int) -> Result<c_int, c_int> {
+    let flags = oflag | libc::O_CLOEXEC;
+    let path = real.with_nul().as_ptr().cast::<c_char>();
+    let fd = if !links_allowed && sys::has_openat2() {
+        match sys::open_no_symlinks(libc::AT_FDCWD, path, flags, mode) {
+            Err(libc::ENOSYS) => None,
+            r => Some(r?),
+        }
+    } else {
+        None
+    };
+    let fd = match fd {
+        Some(fd) => fd,
+        None => {
+            // SAFETY: a NUL-terminated path; the raw call, not the hooked open.
+            let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path, flags, mode) } as c_int;
+            if fd < 0 {
+                return Err(sys::errno());
+            }
+            if !links_allowed && !is_at(fd, real.as_bytes()) {
+                // SAFETY: our own descriptor.
+                unsafe { libc::close(fd) };
+                return Err(libc::ELOOP);
+            }
+            fd
+        }
+    };
+    // SAFETY: fcntl and close on our own descriptor.
+    let high = unsafe {
+        let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, low.max(sys::HIGH_FD));
+        let high = if high < 0 { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, low) } else { high };
+        libc::close(fd);
+        high
+    };
+    if high < 0 { Err(libc::EMFILE) } else { Ok(high) }
 }
 
 /// Reads the file actions (glibc's layout: `rampart_decide::spawn`),
@@ -663,7 +797,7 @@ pub fn check_spawn_actions(
     actions: *const libc::posix_spawn_file_actions_t,
     argv: *const *const c_char,
 ) -> Result<SpawnPlan, c_int> {
-    let mut plan = SpawnPlan { cwd: None, exec_fds: spawn::ExecFdRange::from(3) };
+    let mut plan = SpawnPlan { cwd: None, exec_fds: spawn::ExecFdRange::from(3), checked: None };
     if actions.is_null() {
         return Ok(plan);
     }
@@ -704,17 +838,19 @@ pub fn check_spawn_actions(
         unsafe { std::ptr::copy_nonoverlapping(list.add(i * spawn::ACTION_SIZE), raw.as_mut_ptr(), raw.len()) };
         spawn::parse(&raw)
     };
+    for i in 0..count {
+        plan.exec_fds.see(&read(i));
+    }
     let mut cwd = PathBuf::new();
     let mut moved = false;
     let mut real = PathBuf::new();
     for i in 0..count {
-        let action = read(i);
-        plan.exec_fds.see(&action);
-        match action {
-            Action::Open { path, oflag, .. } => {
+        match read(i) {
+            Action::Open { fd, path, oflag, mode } => {
                 // SAFETY: glibc keeps the action's path as a C string.
                 let path = unsafe { sys::c_bytes(path as *const c_char) };
-                spawn_resolve(moved.then_some(cwd.as_bytes()), path, oflag & libc::O_NOFOLLOW == 0, &mut real)?;
+                let links_allowed =
+                    spawn_resolve(moved.then_some(cwd.as_bytes()), path, oflag & libc::O_NOFOLLOW == 0, &mut real)?;
                 let access = rampart_decide::flags::open_access(oflag);
                 let a = Activity {
                     cat: Category::File,
@@ -726,6 +862,22 @@ pub fn check_spawn_actions(
                 };
                 if let Outcome::Deny(e) = settle(st, st.matcher().allows_file(real.as_bytes(), access), &a) {
                     return Err(e);
+                }
+                // An O_CLOEXEC open reaches nothing past the exec; a dup2
+                // would keep it open there. Those keep their OPEN.
+                if oflag & libc::O_CLOEXEC == 0 && plan.exec_fds.is_open() {
+                    let ours = open_for_child(&real, links_allowed, oflag, mode, plan.exec_fds.low)?;
+                    if ours >= plan.exec_fds.high {
+                        // SAFETY: our own descriptor.
+                        unsafe { libc::close(ours) };
+                    } else {
+                        if plan.checked.is_none() {
+                            plan.checked = Some(CheckedActions::copy(list, count)?);
+                        }
+                        if let Some(checked) = plan.checked.as_mut() {
+                            checked.dup_into(i, ours, fd);
+                        }
+                    }
                 }
             }
             Action::Chdir { path } => {
@@ -769,14 +921,15 @@ pub fn check_spawn_actions(
 }
 
 /// `path` resolved as the spawned child will see it: from the directory
-/// the actions moved to, or the caller's cwd.
-fn spawn_resolve(cwd: Option<&[u8]>, path: &[u8], follow: bool, out: &mut PathBuf) -> Result<(), c_int> {
+/// the actions moved to, or the caller's cwd. `Ok(true)`: it goes through
+/// the kernel's own links (`/proc/self/...`), which may be followed.
+fn spawn_resolve(cwd: Option<&[u8]>, path: &[u8], follow: bool, out: &mut PathBuf) -> Result<bool, c_int> {
     let r = match cwd {
         Some(dir) => Some(resolve_from(dir, path, follow, &mut RealLinks, out)),
         None => resolve_at(libc::AT_FDCWD, path, follow, out),
     };
     match r {
-        Some(Ok(_)) => Ok(()),
+        Some(Ok(resolved)) => Ok(resolved != Resolved::Real),
         Some(Err(ResolveError::TooManyLinks)) => Err(libc::ELOOP),
         _ => Err(libc::ENAMETOOLONG),
     }
