@@ -54,7 +54,21 @@ fn symlink_swapped_between_check_and_exec() {
     let a = Arena::new("exec-symlink");
     // A thread points `link` at the allowed program and the denied one in
     // turn (each swap one atomic rename); the main thread runs `link`.
-    let code = r#"
+    process_blocked(&a.attempt("symlink-swap", Lang::Python, SYMLINK_SWAP, &[]));
+}
+
+/// Row 2 where `openat2` is missing (kernels before 5.6: the library
+/// opens the program with a plain open and checks where it landed).
+#[test]
+fn symlink_swapped_between_check_and_exec_without_openat2() {
+    let mut a = Arena::new("exec-symlink-no2");
+    a.process.push(cprog().display().to_string());
+    let py = &rampart_tests::evasion::python().0;
+    let args = ["noopenat2", py.as_str(), "-I", "-c", SYMLINK_SWAP];
+    process_blocked(&a.attempt("symlink-swap-no-openat2", Lang::Program(cprog().clone()), "", &args));
+}
+
+const SYMLINK_SWAP: &str = r#"
 import os, subprocess, tempfile, threading, time
 d = tempfile.mkdtemp(dir=os.environ['EV_ALLOWED'])
 link = os.path.join(d, 'link')
@@ -78,8 +92,6 @@ while time.monotonic() < end:
 stop = True
 t.join()
 "#;
-    process_blocked(&a.attempt("symlink-swap", Lang::Python, code, &[]));
-}
 
 #[test]
 fn directory_renamed_to_a_link_between_check_and_exec() {
@@ -247,7 +259,20 @@ os.waitpid(pid, 0)
 #[test]
 fn posix_spawn_open_of_a_swapped_symlink() {
     let a = Arena::new("exec-spawn-open-swap");
-    let code = r#"
+    a.attempt("spawn-open-swap", Lang::Python, SPAWN_OPEN_SWAP, &[]).assert_blocked();
+}
+
+/// The same where `openat2` is missing.
+#[test]
+fn posix_spawn_open_of_a_swapped_symlink_without_openat2() {
+    let mut a = Arena::new("exec-spawn-open-swap-no2");
+    a.process.push(cprog().display().to_string());
+    let py = &rampart_tests::evasion::python().0;
+    let args = ["noopenat2", py.as_str(), "-I", "-c", SPAWN_OPEN_SWAP];
+    a.attempt("spawn-open-swap-no-openat2", Lang::Program(cprog().clone()), "", &args).assert_blocked();
+}
+
+const SPAWN_OPEN_SWAP: &str = r#"
 import os, tempfile, threading, time
 d = tempfile.mkdtemp(dir=os.environ['EV_ALLOWED'])
 ok = os.path.join(d, 'ok')
@@ -276,8 +301,6 @@ while time.monotonic() < end:
 stop = True
 t.join()
 "#;
-    a.attempt("spawn-open-swap", Lang::Python, code, &[]).assert_blocked();
-}
 
 #[test]
 fn c_posix_spawn_chdir_then_relative_open_of_the_secret() {

@@ -14,9 +14,16 @@
  *   evasion_exec spawn-closefrom PROG ARG  closefrom(3), then PROG
  *   evasion_exec spawn-unknown PROG ARG  an action with a tag no glibc has
  *   evasion_exec execvp NAME ARG         execvp(NAME, {NAME, ARG})
+ *   evasion_exec noopenat2 CMD ARGS...   runs CMD with openat2 failing
+ *                                        ENOSYS (a kernel before 5.6)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -122,8 +129,38 @@ static int spawn_and_wait(const char *path, posix_spawn_file_actions_t *fa, char
     return 0;
 }
 
+/* A seccomp filter that fails openat2 with ENOSYS, as a kernel without
+ * it would; everything else is allowed. */
+static int without_openat2(void) {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) return -1;
+    /* Proof that it took: the call itself now fails that way. */
+    errno = 0;
+    if (syscall(SYS_openat2, AT_FDCWD, "/", NULL, 0) != -1 || errno != ENOSYS) {
+        fprintf(stderr, "openat2 still answers (errno %d)\n", errno);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc >= 3 && !strcmp(argv[1], "noopenat2")) {
+        if (without_openat2() != 0) {
+            perror("seccomp");
+            return 1;
+        }
+        execv(argv[2], argv + 2);
+        perror("execv");
+        return 127;
+    }
     if (argc < 4) {
         fprintf(stderr, "usage: see the source\n");
         return 2;
