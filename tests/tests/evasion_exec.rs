@@ -340,6 +340,19 @@ fn c_posix_spawn_closefrom_runs_the_checked_program() {
         .assert_blocked();
 }
 
+/// A denied spawn changes nothing: its `OPEN ... O_TRUNC` of an allowed
+/// file is not performed.
+#[test]
+fn c_denied_posix_spawn_truncates_nothing() {
+    let mut a = Arena::new("exec-spawn-trunc");
+    a.process.push(cprog().display().to_string());
+    let file = a.sb.path("allowed/keep");
+    let denied = a.denied_program();
+    let t = a.attempt("spawn-trunc", Lang::Program(cprog().clone()), "", &["spawn-trunc", &file, &denied, "HIT"]);
+    process_blocked(&t);
+    assert_eq!(t.bare_hits(), 2, "the program ran and the file was truncated\n{:#?}", t.bare);
+}
+
 /// A file action the library cannot read (a tag no glibc version has)
 /// is denied in block mode: what it would do in the child is unknown.
 #[test]

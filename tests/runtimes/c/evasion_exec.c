@@ -13,6 +13,9 @@
  *   evasion_exec spawn-dup2 PROG ARG     dup2 onto many high fds, then PROG
  *   evasion_exec spawn-closefrom PROG ARG  closefrom(3), then PROG
  *   evasion_exec spawn-unknown PROG ARG  an action with a tag no glibc has
+ *   evasion_exec spawn-trunc FILE PROG ARG  writes FILE, spawns PROG with
+ *                                        FILE opened O_TRUNC; HIT if FILE
+ *                                        was truncated
  *   evasion_exec execvp NAME ARG         execvp(NAME, {NAME, ARG})
  *   evasion_exec noopenat2 CMD ARGS...   runs CMD with openat2 failing
  *                                        ENOSYS (a kernel before 5.6)
@@ -23,6 +26,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -210,6 +214,21 @@ int main(int argc, char **argv) {
         posix_spawn_file_actions_addclosefrom_np(&fa, 3);
         char *args[] = {argv[2], argv[3], NULL};
         return spawn_and_wait(argv[2], &fa, args);
+    }
+    if (!strcmp(mode, "spawn-trunc") && argc >= 5) {
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        FILE *f = fopen(argv[2], "w");
+        if (f == NULL || fputs("kept\n", f) < 0 || fclose(f) != 0) {
+            perror("write");
+            return 1;
+        }
+        posix_spawn_file_actions_addopen(&fa, 3, argv[2], O_WRONLY | O_TRUNC, 0);
+        char *args[] = {argv[3], argv[4], NULL};
+        spawn_and_wait(argv[3], &fa, args);
+        struct stat st;
+        if (stat(argv[2], &st) == 0 && st.st_size == 0) printf("HIT truncated\n");
+        return 0;
     }
     if (!strcmp(mode, "spawn-unknown")) {
         posix_spawn_file_actions_t fa;

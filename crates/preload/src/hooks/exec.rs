@@ -10,7 +10,7 @@ use rampart_decide::text::StackText;
 use rampart_policy::PATH_MAX;
 
 use crate::capture::CapturedPath;
-use crate::ops::exec::{self, ChildEnv, Program};
+use crate::ops::exec::{self, ActionsPass, ChildEnv, Program};
 use crate::real::{self, call_real};
 use crate::state::{self, State};
 use crate::sys;
@@ -229,7 +229,7 @@ fn spawn_checked(
     let Some(st) = state::checked() else { return unchecked() };
     let saved = sys::errno();
     let result = captured(path).and_then(|copy| {
-        let plan = exec::check_spawn_actions(st, op, copy.as_bytes(), actions, argv)?;
+        let layout = exec::check_spawn_actions(st, op, copy.as_bytes(), actions, argv, ActionsPass::Layout)?;
         let program = if search {
             // glibc's posix_spawnp has not run ENOEXEC files with /bin/sh
             // since 2.15.
@@ -237,8 +237,9 @@ fn spawn_checked(
         } else {
             at_cwd(copy.as_bytes())
         };
-        let cwd = plan.cwd.as_ref().map(|c| c.as_bytes());
+        let cwd = layout.cwd.as_ref().map(|c| c.as_bytes());
         exec::prepare(st, op, program, cwd, argv, |fd, argv| {
+            let plan = exec::check_spawn_actions(st, op, copy.as_bytes(), actions, argv, ActionsPass::Opens)?;
             let env = ChildEnv::new(st, envp, false)?;
             let (via, dup) = spawn_path(fd, plan.exec_fds);
             sys::set_errno(saved);

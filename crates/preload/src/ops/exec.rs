@@ -786,16 +786,29 @@ fn open_for_child(real: &PathBuf, links_allowed: bool, oflag: c_int, mode: u32, 
     if high < 0 { Err(libc::EMFILE) } else { Ok(high) }
 }
 
+/// What a pass over a spawn's file actions does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ActionsPass {
+    /// Before the program is decided on: where the child's relative
+    /// paths start, which descriptor numbers are free, and whether every
+    /// action can be read. Nothing is opened.
+    Layout,
+    /// Once the program is allowed: each `OPEN` decided on and opened for
+    /// the child (so a denied spawn creates or truncates nothing).
+    Opens,
+}
+
 /// Reads the file actions (glibc's layout: `rampart_decide::spawn`),
-/// decides on each `OPEN` as the open it is, follows `CHDIR`/`FCHDIR`;
-/// an action it cannot read is denied in block mode (with a line naming
-/// the program).
+/// follows `CHDIR`/`FCHDIR`, and, in the [`ActionsPass::Opens`] pass,
+/// decides on each `OPEN` as the open it is; an action it cannot read is
+/// denied in block mode (with a line naming the program).
 pub fn check_spawn_actions(
     st: &State,
     op: &'static str,
     program: &[u8],
     actions: *const libc::posix_spawn_file_actions_t,
     argv: *const *const c_char,
+    pass: ActionsPass,
 ) -> Result<SpawnPlan, c_int> {
     let mut plan = SpawnPlan { cwd: None, exec_fds: spawn::ExecFdRange::from(3), checked: None };
     if actions.is_null() {
@@ -829,7 +842,9 @@ pub fn check_spawn_actions(
         }
     };
     if count > spawn::MAX_ACTIONS || (count > 0 && list.is_null()) {
-        unreadable(st)?;
+        if pass == ActionsPass::Layout {
+            unreadable(st)?;
+        }
         return Ok(plan);
     }
     let read = |i: usize| -> Action {
@@ -846,7 +861,7 @@ pub fn check_spawn_actions(
     let mut real = PathBuf::new();
     for i in 0..count {
         match read(i) {
-            Action::Open { fd, path, oflag, mode } => {
+            Action::Open { fd, path, oflag, mode } if pass == ActionsPass::Opens => {
                 // SAFETY: glibc keeps the action's path as a C string.
                 let path = unsafe { sys::c_bytes(path as *const c_char) };
                 let links_allowed =
@@ -911,7 +926,8 @@ pub fn check_spawn_actions(
                 moved = true;
             }
             Action::Close { .. } | Action::Dup2 { .. } | Action::Closefrom { .. } | Action::Tcsetpgrp { .. } => {}
-            Action::Unknown(_) => unreadable(st)?,
+            Action::Unknown(_) if pass == ActionsPass::Layout => unreadable(st)?,
+            Action::Open { .. } | Action::Unknown(_) => {}
         }
     }
     if moved {
