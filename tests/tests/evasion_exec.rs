@@ -236,6 +236,26 @@ fn scripts_keep_their_arguments() {
     );
 }
 
+/// Not an attack: a script run through a descriptor behaves as the
+/// kernel makes it behave: it runs when its interpreter can open
+/// `/dev/fd/N[/name]`, and fails with `ENOENT` when the descriptor is
+/// close-on-exec.
+#[test]
+fn scripts_run_through_descriptors_as_the_kernel_runs_them() {
+    let mut a = Arena::new("exec-fd-scripts");
+    a.process.push(cprog().display().to_string());
+    a.file.push(format!("r {}/**", a.sb.path("bin")));
+    write_script(&a.sb.path("bin/show"), "#!/bin/sh\necho \"HIT $1 $2\"\n");
+    let t = a.attempt("fd-scripts", Lang::Program(cprog().clone()), "", &["fd-script", &a.sb.path("bin"), "show"]);
+    t.assert_works_bare();
+    assert_eq!(
+        t.bare.stdout,
+        "HIT fexecve inherited\nHIT execveat inherited\nfexecve cloexec: No such file or directory\n\
+         execveat cloexec: No such file or directory\n"
+    );
+    assert_eq!(t.guarded.stdout, t.bare.stdout, "{:#?}", t.guarded);
+}
+
 // ---------------------------------------------------------------------------
 // Row 9: spawn file actions.
 

@@ -17,6 +17,10 @@
  *                                        FILE opened O_TRUNC; HIT if FILE
  *                                        was truncated
  *   evasion_exec execvp NAME ARG         execvp(NAME, {NAME, ARG})
+ *   evasion_exec fd-script DIR NAME      runs DIR/NAME through descriptors
+ *                                        (fexecve, execveat from a dirfd),
+ *                                        close-on-exec and not; prints
+ *                                        each outcome
  *   evasion_exec noopenat2 CMD ARGS...   runs CMD with openat2 failing
  *                                        ENOSYS (a kernel before 5.6)
  */
@@ -214,6 +218,31 @@ int main(int argc, char **argv) {
         posix_spawn_file_actions_addclosefrom_np(&fa, 3);
         char *args[] = {argv[2], argv[3], NULL};
         return spawn_and_wait(argv[2], &fa, args);
+    }
+    if (!strcmp(mode, "fd-script")) {
+        for (int cloexec = 0; cloexec <= 1; cloexec++) {
+            for (int at = 0; at <= 1; at++) {
+                int flags = O_RDONLY | (cloexec ? O_CLOEXEC : 0);
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s", argv[2], argv[3]);
+                int fd = open(at ? argv[2] : path, flags);
+                if (fd < 0) {
+                    perror("open");
+                    return 1;
+                }
+                char *args[] = {"x", at ? "execveat" : "fexecve", cloexec ? "cloexec" : "inherited", NULL};
+                pid_t pid = fork();
+                if (pid == 0) {
+                    if (at) execveat(fd, argv[3], args, environ, 0);
+                    else fexecve(fd, args, environ);
+                    printf("%s %s: %s\n", args[1], args[2], strerror(errno));
+                    _exit(0);
+                }
+                waitpid(pid, NULL, 0);
+                close(fd);
+            }
+        }
+        return 0;
     }
     if (!strcmp(mode, "spawn-trunc") && argc >= 5) {
         posix_spawn_file_actions_t fa;

@@ -129,7 +129,7 @@ pub fn prepare<R>(
     let caller_args = CallerArgs::new(argv);
     let how = Chain {
         base,
-        caller_fd: program_is_fd(&program),
+        caller_fd: named_through_fd(&program),
         shell_fallback: matches!(program, Program::Search { shell_fallback: true, .. }),
     };
     let result = decide_chain(st, op, &mut opened, &mut real, &filename, &caller_args, how, run);
@@ -137,9 +137,12 @@ pub fn prepare<R>(
     result
 }
 
-fn program_is_fd(p: &Program<'_>) -> Option<c_int> {
+/// The descriptor a script's name goes through (`/dev/fd/N[/path]`),
+/// which its interpreter must still find open after the exec.
+fn named_through_fd(p: &Program<'_>) -> Option<c_int> {
     match *p {
         Program::Fd(fd) => Some(fd),
+        Program::At { dirfd, path, .. } if dirfd != libc::AT_FDCWD && path.first() != Some(&b'/') => Some(dirfd),
         _ => None,
     }
 }
@@ -171,7 +174,7 @@ fn store<'s>(slot: &'s mut [u8; shebang::LINE_MAX + 1], bytes: &[u8]) -> &'s [u8
 struct Chain<'a> {
     /// Where a relative interpreter path starts.
     base: Base<'a>,
-    /// The caller's descriptor, when that is the program.
+    /// The caller's descriptor the script's name goes through, if any.
     caller_fd: Option<c_int>,
     /// A file that is neither ELF nor `#!` runs under `/bin/sh`.
     shell_fallback: bool,
@@ -231,8 +234,9 @@ fn decide_chain<R>(
             && let Some(fd) = caller_fd
             && fd_is_cloexec(fd)
         {
-            // The kernel's answer for a script run from a close-on-exec
-            // descriptor: its interpreter could not open /dev/fd/N.
+            // The kernel's answer for a script named through a
+            // close-on-exec descriptor: its interpreter could not open
+            // /dev/fd/N[/path] once the descriptor is closed.
             return Err(libc::ENOENT);
         }
         let Some((name_slot, arg_slot)) = interps.names.get_mut(interps.depth).zip(interps.args.get_mut(interps.depth))
