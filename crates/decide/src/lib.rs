@@ -41,5 +41,7 @@ pub mod search;
 pub mod seconds;
 pub mod seen;
 pub mod seqtext;
+pub mod shebang;
 pub mod sockaddr;
+pub mod spawn;
 pub mod text;

@@ -46,8 +46,14 @@ static ALLOC: alloc::HookAlloc = alloc::HookAlloc;
 
 /// The constructor: resolve the real functions, read the configuration and
 /// the policy, publish them. Until it has run, hooks pass calls through.
-extern "C" fn init() {
+/// glibc passes `.init_array` functions the program's argc, argv and envp.
+extern "C" fn init(
+    _argc: std::ffi::c_int,
+    argv: *const *const std::ffi::c_char,
+    _envp: *const *const std::ffi::c_char,
+) {
     let _internal = guard::Internal::enter();
+    ops::exec::restore_name(argv);
     real::resolve_all();
     // SAFETY: registers a plain function; called once per process.
     unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
@@ -71,7 +77,7 @@ extern "C" fn fini() {
 
 #[used]
 #[unsafe(link_section = ".init_array")]
-static INIT: extern "C" fn() = init;
+static INIT: extern "C" fn(std::ffi::c_int, *const *const std::ffi::c_char, *const *const std::ffi::c_char) = init;
 
 #[used]
 #[unsafe(link_section = ".fini_array")]
