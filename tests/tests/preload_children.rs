@@ -53,8 +53,8 @@ fn the_snapshot_is_sealed() {
     let script = dir.join("tamper.sh");
     std::fs::write(
         &script,
-        "echo x >> \"$RAMPART_SNAPSHOT\"; echo after-append; truncate -s 0 \"$RAMPART_SNAPSHOT\"; \
-         wc -c < \"$RAMPART_SNAPSHOT\"\n",
+        "page=\"${RAMPART_SNAPSHOT#*:*:*:*:}\"; echo x >> \"$page\"; echo after-append; truncate -s 0 \"$page\"; \
+         wc -c < \"$page\"\n",
     )
     .unwrap();
     let out = run(rampart_run(Some(&p), None).args(["/bin/sh", "-c"]).arg(format!("/bin/sh {}", script.display())));
