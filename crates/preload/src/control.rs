@@ -255,9 +255,10 @@ pub fn attach(path: &CString, expected: FileId) -> Result<rampart_policy::Matche
             })
         })
         .ok_or("the root's control page names no snapshot")?;
-    let matcher = snapshot::load(&snapshot_path(page, fd), id)?;
+    // Recorded before the load: if it fails, the hooks do not try this
+    // generation again (one error line), but do follow the next one.
     LOADED.store(generation, Ordering::Release);
-    Ok(matcher)
+    snapshot::load(&snapshot_path(page, fd), id)
 }
 
 fn snapshot_path(page: &Page, fd: c_int) -> CString {
