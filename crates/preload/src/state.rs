@@ -123,7 +123,7 @@ pub fn load() {
     // rewrite, an empty profile-mode start until a fetch completes).
     let unverified = matches!(from_root, Some(Err(_)));
     let replaced_itself = root_ref.flatten().and_then(|r| r.root_pid()) == Some(own_pid);
-    let is_root = !follows_root && !(unverified && !replaced_itself);
+    let is_root = !follows_root && (replaced_itself || !unverified);
     let policy_src = std::env::var_os("RAMPART_POLICY");
     let remote = policy_src
         .as_ref()
