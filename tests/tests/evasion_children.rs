@@ -181,6 +181,35 @@ fn an_honest_child_still_loads_the_roots_policy() {
     assert!(t.guarded.of(EventType::Error).is_empty(), "{:#?}", t.guarded);
 }
 
+/// A race: one thread swaps the forged snapshot and the real one at the
+/// real one's number as fast as it can while children start for 2.5 s.
+/// A child either loads the real policy or refuses what it opened; never
+/// the forged one (zero hits).
+#[test]
+fn racing_the_forged_snapshot_against_children_never_hands_it_over() {
+    let a = arena("ch-race");
+    let code = attack(
+        "import threading, time\nfds = lib_fds().get('policy', [])\nforged = forged_snapshot()\n\
+         real = [os.dup(n) for n in fds]\nstop = time.time() + 2.5\n\
+         def flip():\n    while time.time() < stop:\n        for n, r in zip(fds, real):\n            \
+         os.dup2(forged, n)\n            os.dup2(r, n)\n\
+         t = threading.Thread(target=flip)\nt.start()\nstarted = 0\n\
+         while time.time() < stop:\n    \
+         subprocess.run([sys.executable, '-I', '-c', \"import os\\ntry:\\n    print('HIT', open(os.environ['EV_SECRET']).read(), flush=True)\\nexcept OSError:\\n    pass\"])\n    \
+         started += 1\nt.join()\nprint('children', started, flush=True)",
+    );
+    let t = a.attempt("race-snapshot", Lang::Python, &code, &[]);
+    t.assert_stopped();
+    let started: usize = t
+        .guarded
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("children "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(started >= 5, "too few children to call it a race: {:#?}", t.guarded);
+}
+
 // ---------------------------------------------------------------------------
 // Row 2: children that cannot verify fail closed.
 

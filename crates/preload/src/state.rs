@@ -123,6 +123,14 @@ pub fn load() {
     // rewrite, an empty profile-mode start until a fetch completes).
     let unverified = matches!(from_root, Some(Err(_)));
     let replaced_itself = root_ref.flatten().and_then(|r| r.root_pid()) == Some(own_pid);
+    if unverified
+        && replaced_itself
+        && let Some(path) = &root_path
+    {
+        // What the previous program kept open for us is let go all the
+        // same (only if the page was ours: `took_over` needs it mapped).
+        control::took_over(path);
+    }
     let is_root = !follows_root && (replaced_itself || !unverified);
     let policy_src = std::env::var_os("RAMPART_POLICY");
     let remote = policy_src
