@@ -89,6 +89,18 @@ pub struct Floor {
 impl Floor {
     /// The strictest floor: what a process that knows nothing enforces.
     pub const STRICTEST: Floor = Floor { mode: Mode::Block, block: CategorySet::ALL };
+
+    /// The floor a root hands its children, from the mode and blocked
+    /// categories it runs under: those while nothing can change them;
+    /// when a refresh may replace its policy, every category in block
+    /// mode (or in the mode `RAMPART_MODE` fixes: `mode_override`).
+    pub fn of_root(mode: Mode, block: CategorySet, refreshed: bool, mode_override: Option<Mode>) -> Floor {
+        if refreshed {
+            Floor { mode: mode_override.unwrap_or(Mode::Block), block: CategorySet::ALL }
+        } else {
+            Floor { mode, block }
+        }
+    }
 }
 
 /// `RAMPART_SNAPSHOT`: the root's control page (`/proc/ROOT/fd/N`), the
@@ -250,6 +262,20 @@ mod tests {
             assert!(is_replaced(n));
             assert!(!names.iter().skip(i + 1).any(|m| m == n), "{} twice", String::from_utf8_lossy(n));
         }
+    }
+
+    #[test]
+    fn the_floor_is_what_the_root_may_become() {
+        let file: CategorySet = [Category::File].into_iter().collect();
+        // A policy file: the root stays as it is.
+        assert_eq!(Floor::of_root(Mode::Alert, file, false, None), Floor { mode: Mode::Alert, block: file });
+        assert_eq!(Floor::of_root(Mode::Block, file, false, None), Floor { mode: Mode::Block, block: file });
+        // From S3: profile now, block anything later.
+        assert_eq!(Floor::of_root(Mode::Profile, CategorySet::ALL, true, None), Floor::STRICTEST);
+        assert_eq!(Floor::of_root(Mode::Block, file, true, None), Floor::STRICTEST);
+        // RAMPART_MODE fixes the mode whatever S3 says.
+        let alert = Floor::of_root(Mode::Alert, file, true, Some(Mode::Alert));
+        assert_eq!(alert, Floor { mode: Mode::Alert, block: CategorySet::ALL });
     }
 
     #[test]

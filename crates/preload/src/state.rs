@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use rampart_decide::childenv::{self, CHILD_MARK, Floor, RootRef};
 use rampart_event::EventType;
-use rampart_policy::{Category, CategorySet, Matcher, Mode, Policy, Verdict};
+use rampart_policy::{Category, Matcher, Mode, Policy, Verdict};
 
 use crate::{control, lambda, refresh, report, snapshot};
 
@@ -234,16 +234,10 @@ pub fn load() {
     report::message(EventType::Status, &msg);
 }
 
-/// The least a child that cannot verify this root's policy must enforce:
-/// this root's mode and blocked categories while nothing can change them,
-/// block mode for every category when a refresh from S3 could switch the
-/// root to it at any time.
+/// The least a child that cannot verify this root's policy must enforce
+/// (see `Floor::of_root`).
 fn floor(matcher: &Matcher, mode_override: Option<Mode>, remote: bool) -> Floor {
-    if remote {
-        Floor { mode: mode_override.unwrap_or(Mode::Block), block: CategorySet::ALL }
-    } else {
-        Floor { mode: matcher.mode(), block: matcher.block_set() }
-    }
+    Floor::of_root(matcher.mode(), matcher.block_set(), remote, mode_override)
 }
 
 /// Nothing allowed, in the floor's mode: every activity of a blocked
