@@ -117,7 +117,8 @@ impl<'a> RootRef<'a> {
     pub fn parse(value: &'a [u8]) -> Option<RootRef<'a>> {
         let mut parts = value.splitn(5, |&b| b == b':');
         let control = FileId { dev: number(parts.next()?)?, ino: number(parts.next()?)? };
-        let mode = Mode::parse(core::str::from_utf8(parts.next()?).ok()?)?;
+        // A root that is off publishes nothing: "off" is never a floor.
+        let mode = Mode::parse(core::str::from_utf8(parts.next()?).ok()?).filter(|m| *m != Mode::Off)?;
         let block = categories(parts.next()?)?;
         let path = parts.next().filter(|p| p.starts_with(b"/"))?;
         Some(RootRef { control, floor: Floor { mode, block }, path })
@@ -304,6 +305,7 @@ mod tests {
             b"/proc/1/fd/900",
             b"1:2:block:file:relative/path",
             b"1:2:strict:file:/proc/1/fd/900",
+            b"1:2:off:file:/proc/1/fd/900",
             b"1:2:block:file+disk:/proc/1/fd/900",
             b"x:2:block:file:/proc/1/fd/900",
             b"1::block:file:/proc/1/fd/900",
