@@ -303,3 +303,37 @@ print('child-stderr', r.stderr.decode().count('"type":"block"'), flush=True)
     assert_eq!(out.with_target(EventType::Block, &a.secret()).len(), 1, "{out:#?}");
     assert!(out.of(EventType::Error).is_empty(), "{out:#?}");
 }
+
+/// Under Lambda every process maps the root's decision counters writable.
+/// Code in the root `dup2`s a file it may only read over the counters'
+/// number: a child must not map that file and count into it.
+#[test]
+fn children_never_count_into_a_file_put_at_the_counters_number() {
+    let a = rampart_tests::evasion::Arena::new("ch-counters");
+    let victim = a.sb.path("ro/victim");
+    let original = "A".repeat(8192);
+    std::fs::write(&victim, &original).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let py = &rampart_tests::evasion::python().0;
+    let code = format!(
+        r#"import os, subprocess, sys
+fd = os.open({victim:?}, os.O_RDONLY)
+swapped = 0
+for n in os.listdir('/proc/self/fd'):
+    try:
+        target = os.readlink('/proc/self/fd/' + n)
+    except OSError:
+        continue
+    if target.startswith('/memfd:rampart-counters'):
+        os.dup2(fd, int(n))
+        swapped += 1
+print('swapped', swapped, flush=True)
+subprocess.run([sys.executable, '-I', '-c', 'import json, os\nfor _ in range(50):\n    open("/etc/hostname").close()'])
+"#
+    );
+    // The Runtime API need not answer: the relay only has to start, and
+    // with it the counters.
+    let out = run(arena_run(&a, dir.path()).env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9").args([py, "-I", "-c", &code]));
+    assert!(out.stdout.contains("swapped 1"), "the counters were not found: {out:#?}");
+    assert!(std::fs::read(&victim).unwrap() == original.as_bytes(), "the child counted into the file: {out:#?}");
+}
