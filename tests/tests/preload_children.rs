@@ -53,8 +53,8 @@ fn the_snapshot_is_sealed() {
     let script = dir.join("tamper.sh");
     std::fs::write(
         &script,
-        "echo x >> \"$RAMPART_SNAPSHOT\"; echo after-append; truncate -s 0 \"$RAMPART_SNAPSHOT\"; \
-         wc -c < \"$RAMPART_SNAPSHOT\"\n",
+        "page=\"${RAMPART_SNAPSHOT#*:*:*:*:}\"; echo x >> \"$page\"; echo after-append; truncate -s 0 \"$page\"; \
+         wc -c < \"$page\"\n",
     )
     .unwrap();
     let out = run(rampart_run(Some(&p), None).args(["/bin/sh", "-c"]).arg(format!("/bin/sh {}", script.display())));
@@ -165,4 +165,175 @@ fn lines_survive_a_stderr_redirected_to_a_file() {
     let (before, exec, after) = (at("before"), at("\"target\":\"/usr/bin/true\""), at("after"));
     assert!(before.is_some() && exec.is_some() && after.is_some(), "{text}");
     assert!(before < exec && exec < after, "{text}");
+}
+
+/// The arena's block-mode policy (Python may run; `ro/` is read-only,
+/// `secret/x` denied), written to a file, and `rampart run` with it.
+fn arena_run(a: &rampart_tests::evasion::Arena, dir: &Path) -> std::process::Command {
+    let p = write_policy(dir, &a.policy_text());
+    let mut cmd = rampart_run(Some(&p), None);
+    cmd.envs(a.env()).current_dir(a.sb.path("allowed"));
+    cmd
+}
+
+/// A child keeps no descriptor of the library's: a program that checks
+/// which descriptors it got (CPython's test_subprocess does, in
+/// test_pass_fds_redirected) finds only its own. The root keeps its
+/// control page, snapshot and log, high and close-on-exec.
+#[test]
+fn children_hold_no_descriptor_of_the_library() {
+    let a = rampart_tests::evasion::Arena::new("ch-fds");
+    let dir = tempfile::tempdir().unwrap();
+    let py = &rampart_tests::evasion::python().0;
+    // Descriptors from 900 up are the library's range; the test harness
+    // may pass lower ones of its own.
+    let lister = r#"import fcntl, os
+def fds(low):
+    out = []
+    for n in sorted(os.listdir('/proc/self/fd'), key=int):
+        try:
+            target = os.readlink('/proc/self/fd/' + n)
+        except OSError:
+            continue
+        if int(n) >= low and not target.startswith('/proc/'):
+            cloexec = fcntl.fcntl(int(n), fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+            out.append((int(n), target.split(' ')[0].split(':[')[0], bool(cloexec)))
+    return out
+"#;
+    let child = format!(
+        "{lister}import sys\nprint(sys.argv[1], fds(3), flush=True)\ntry:\n    open(os.environ['EV_SECRET'])\nexcept OSError:\n    pass\n"
+    );
+    std::fs::write(a.sb.path("allowed/fds.py"), child).unwrap();
+    let code = format!(
+        r#"{lister}import subprocess, sys
+print('root', fds(900), flush=True)
+child = os.environ['EV_ALLOWED'] + '/fds.py'
+subprocess.run([sys.executable, '-I', child, 'child'], pass_fds=())
+r = subprocess.run([sys.executable, '-I', child, 'captured'], capture_output=True)
+print(r.stdout.decode(), end='', flush=True)
+"#
+    );
+    let out = run(arena_run(&a, dir.path()).args([py, "-I", "-c", &code]));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    // The root: control page, snapshot, log (the pipe of its stderr).
+    let root = lines.first().copied().unwrap_or_default();
+    for held in ["'/memfd:rampart-control', True)", "'/memfd:rampart-policy', True)", "'pipe', True)"] {
+        assert!(root.contains(held), "the root does not hold {held}: {out:#?}");
+    }
+    assert!(!root.contains("False"), "a descriptor of the library's survives exec: {out:#?}");
+    assert!(root.matches("(9").count() == 3, "not three descriptors at 900 and up: {out:#?}");
+    assert_eq!(lines.get(1), Some(&"child []"), "{out:#?}");
+    assert_eq!(lines.get(2), Some(&"captured []"), "{out:#?}");
+    // Both children's lines are in the root's log, the captured one's too,
+    // without a descriptor for it.
+    assert_eq!(out.with_target(EventType::Block, &a.secret()).len(), 2, "{out:#?}");
+}
+
+/// CPython's own check of the descriptors a child gets.
+#[test]
+fn cpython_pass_fds_tests_pass_under_the_library() {
+    let py = &rampart_tests::evasion::python().0;
+    let out = run(rampart_run(None, Some("profile")).args([
+        py,
+        "-m",
+        "test",
+        "test_subprocess",
+        "-m",
+        "test_pass_fds_redirected",
+        "-m",
+        "test_pass_fds",
+        "-m",
+        "test_close_fds",
+    ]));
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.contains("SUCCESS"), "{out:#?}");
+}
+
+/// Code in the root `dup2`s a file it may only read over the root's log
+/// descriptor: a child's line (its stderr captured, so it reaches for the
+/// root's log) must not be written into that file, nor the root's own.
+#[test]
+fn lines_are_never_written_into_a_file_put_at_the_logs_number() {
+    let a = rampart_tests::evasion::Arena::new("ch-logfd");
+    let victim = a.sb.path("ro/victim");
+    std::fs::write(&victim, "read-only\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let py = &rampart_tests::evasion::python().0;
+    let code = format!(
+        r#"import os, subprocess, sys
+fd = os.open({victim:?}, os.O_RDONLY)
+for n in os.listdir('/proc/self/fd'):
+    try:
+        target = os.readlink('/proc/self/fd/' + n)
+    except OSError:
+        continue
+    if int(n) >= 900 and not target.startswith('/memfd:'):
+        os.dup2(fd, int(n))
+r = subprocess.run([sys.executable, '-I', '-c', 'import os\ntry:\n    open(os.environ["EV_SECRET"])\nexcept OSError:\n    pass'], capture_output=True)
+print('child-stderr', r.stderr.decode().count('"type":"block"'), flush=True)
+try:
+    open(os.environ['EV_SECRET'])
+except OSError:
+    pass
+"#
+    );
+    let out = run(arena_run(&a, dir.path()).args([py, "-I", "-c", &code]));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "read-only\n", "{out:#?}");
+    // The child's line went to its own stderr instead; the root's to its.
+    assert!(out.stdout.contains("child-stderr 1"), "{out:#?}");
+    assert_eq!(out.with_target(EventType::Block, &a.secret()).len(), 1, "{out:#?}");
+}
+
+/// A root that replaces itself by exec (a shell's `exec`) keeps its log:
+/// the new program's children still write to the original stderr even
+/// when their own is captured.
+#[test]
+fn the_log_survives_an_exec_in_place() {
+    let a = rampart_tests::evasion::Arena::new("ch-log-exec");
+    let dir = tempfile::tempdir().unwrap();
+    let py = &rampart_tests::evasion::python().0;
+    let code = r#"import os, subprocess, sys
+r = subprocess.run([sys.executable, '-I', '-c', 'import os\ntry:\n    open(os.environ["EV_SECRET"])\nexcept OSError:\n    pass'], capture_output=True)
+print('child-stderr', r.stderr.decode().count('"type":"block"'), flush=True)
+"#;
+    std::fs::write(a.sb.path("allowed/exec_root.py"), code).unwrap();
+    let script = format!("exec {py} -I {}", a.sb.path("allowed/exec_root.py"));
+    let out = run(arena_run(&a, dir.path()).args(["/bin/sh", "-c", &script]));
+    assert!(out.stdout.contains("child-stderr 0"), "{out:#?}");
+    assert_eq!(out.with_target(EventType::Block, &a.secret()).len(), 1, "{out:#?}");
+    assert!(out.of(EventType::Error).is_empty(), "{out:#?}");
+}
+
+/// Under Lambda every process maps the root's decision counters writable.
+/// Code in the root `dup2`s a file it may only read over the counters'
+/// number: a child must not map that file and count into it.
+#[test]
+fn children_never_count_into_a_file_put_at_the_counters_number() {
+    let a = rampart_tests::evasion::Arena::new("ch-counters");
+    let victim = a.sb.path("ro/victim");
+    let original = "A".repeat(8192);
+    std::fs::write(&victim, &original).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let py = &rampart_tests::evasion::python().0;
+    let code = format!(
+        r#"import os, subprocess, sys
+fd = os.open({victim:?}, os.O_RDONLY)
+swapped = 0
+for n in os.listdir('/proc/self/fd'):
+    try:
+        target = os.readlink('/proc/self/fd/' + n)
+    except OSError:
+        continue
+    if target.startswith('/memfd:rampart-counters'):
+        os.dup2(fd, int(n))
+        swapped += 1
+print('swapped', swapped, flush=True)
+subprocess.run([sys.executable, '-I', '-c', 'import json, os\nfor _ in range(50):\n    open("/etc/hostname").close()'])
+"#
+    );
+    // The Runtime API need not answer: the relay only has to start, and
+    // with it the counters.
+    let out = run(arena_run(&a, dir.path()).env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9").args([py, "-I", "-c", &code]));
+    assert!(out.stdout.contains("swapped 1"), "the counters were not found: {out:#?}");
+    assert!(std::fs::read(&victim).unwrap() == original.as_bytes(), "the child counted into the file: {out:#?}");
 }

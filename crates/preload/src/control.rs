@@ -10,7 +10,21 @@
 //! the root's own mapping can change it.
 //!
 //! Children reach it as `/proc/ROOT/fd/N` (`RAMPART_SNAPSHOT`, re-injected
-//! at every exec); fork children inherit the mapping. Every checked hook in
+//! at every exec); fork children inherit the mapping.
+//!
+//! A descriptor number proves nothing: code in the root can `dup2` a
+//! sealed memfd of its own (an allow-everything snapshot, a forged page)
+//! over either number. So what a child opens must be the very file its
+//! root created: `RAMPART_SNAPSHOT` carries the page's identity (`st_dev`,
+//! `st_ino`), and the page, which only the root's own mapping can write,
+//! carries the identity of each generation's snapshot next to it. A child
+//! `fstat`s what it opened and refuses anything else (see
+//! `rampart_decide::childenv::RootRef`); the identities are kept in a
+//! small ring indexed by generation, each slot checked before and after it
+//! is read, so a reader never pairs one generation's descriptor with
+//! another's identity.
+//!
+//! Every checked hook in
 //! a child compares the word's generation with the one it loaded (two
 //! loads); on a change, the first hook to notice loads the new snapshot on
 //! the arena (`alloc`) and swaps it in, and the others go on with the old
@@ -21,6 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use rampart_event::EventType;
 
+use rampart_decide::childenv::FileId;
 use rampart_decide::seqtext::{SeqText, TEXT_MAX};
 use rampart_policy::Verdict;
 
@@ -43,7 +58,27 @@ struct Page {
     /// The Lambda request id of the invocation in progress (empty between
     /// invocations), written by the root's Runtime API relay.
     request: SeqText,
+    /// The identity of the snapshot of each recent generation, in slot
+    /// `generation % RING`.
+    published: [Published; RING],
+    /// The identity of the counters memfd, written before `counters_fd`.
+    counters_dev: AtomicU64,
+    counters_ino: AtomicU64,
 }
+
+/// One generation's snapshot identity. `generation` is 0 while the slot
+/// is rewritten.
+#[repr(C)]
+struct Published {
+    generation: AtomicU64,
+    dev: AtomicU64,
+    ino: AtomicU64,
+}
+
+/// The root closes a snapshot one change after replacing it, so a reader
+/// only ever needs the current generation's slot; four leave room for a
+/// reader that is slow between loading the word and reading the slot.
+const RING: usize = 4;
 
 /// What every process under the root has decided during the invocation in
 /// progress, for its heartbeat line: in a second memfd that every process
@@ -87,9 +122,10 @@ fn split(word: u64) -> (u32, c_int) {
 }
 
 /// Root: creates the page and publishes the first snapshot (generation 1).
-/// Returns the path children open, or `None` (children then compile the
-/// policy themselves).
-pub fn create(snapshot_fd: c_int) -> Option<CString> {
+/// Returns the path children open and the identity the page must have
+/// there, or `None` (children then compile the policy themselves).
+pub fn create(snapshot_fd: c_int) -> Option<(CString, FileId)> {
+    let snapshot_id = snapshot::identity(snapshot_fd)?;
     let (fd, base) = shared_page(c"rampart-control", true)?;
     let page = base.cast::<Page>();
     // SAFETY: page is a fresh, writable, page-aligned mapping; getpid has
@@ -101,27 +137,66 @@ pub fn create(snapshot_fd: c_int) -> Option<CString> {
             current: AtomicU64::new(1u64 << 32 | snapshot_fd as u32 as u64),
             counters_fd: AtomicU64::new(u64::MAX),
             request: SeqText::new(),
+            published: [const { Published { generation: AtomicU64::new(0), dev: AtomicU64::new(0), ino: AtomicU64::new(0) } };
+                RING],
+            counters_dev: AtomicU64::new(0),
+            counters_ino: AtomicU64::new(0),
         })
     };
+    // SAFETY: initialised just above; never unmapped.
+    record(unsafe { &*page }, 1, snapshot_id);
     // Older kernels lack the future-write seal; the page then stays
     // writable through /proc by whoever may open it (the file policy
     // still applies to such opens).
     // SAFETY: fcntl on our own descriptor.
     unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | F_SEAL_FUTURE_WRITE) };
     let high = sys::move_high(fd)?;
+    let control_id = snapshot::identity(high)?;
     LOADED.store(1, Ordering::Release);
     CONTROL_FD.store(high as u32, Ordering::Release);
     IS_ROOT.store(true, Ordering::Release);
     PAGE_PTR.store(page, Ordering::Release);
     // SAFETY: getpid has no preconditions.
-    CString::new(format!("/proc/{}/fd/{high}", unsafe { libc::getpid() })).ok()
+    let path = CString::new(format!("/proc/{}/fd/{high}", unsafe { libc::getpid() })).ok()?;
+    Some((path, control_id))
+}
+
+/// Root: writes a generation's snapshot identity into its slot, before
+/// the word that names the generation is stored.
+fn record(page: &Page, generation: u32, id: FileId) {
+    let Some(slot) = page.published.get(generation as usize % RING) else { return };
+    slot.generation.store(0, Ordering::Release);
+    slot.dev.store(id.dev, Ordering::Release);
+    slot.ino.store(id.ino, Ordering::Release);
+    slot.generation.store(u64::from(generation), Ordering::Release);
+}
+
+/// The current generation, its snapshot's descriptor in the root and the
+/// identity that descriptor must have; `None` while the slot is being
+/// rewritten (the caller tries again later).
+fn current(page: &Page) -> Option<(u32, c_int, FileId)> {
+    let (generation, fd) = split(page.current.load(Ordering::Acquire));
+    let slot = page.published.get(generation as usize % RING)?;
+    if slot.generation.load(Ordering::Acquire) != u64::from(generation) {
+        return None;
+    }
+    let id = FileId { dev: slot.dev.load(Ordering::Acquire), ino: slot.ino.load(Ordering::Acquire) };
+    (slot.generation.load(Ordering::Acquire) == u64::from(generation)).then_some((generation, fd, id))
 }
 
 /// Root: makes `snapshot_fd` the current policy for every child.
 pub fn publish(snapshot_fd: c_int) {
     let Some(page) = page().filter(|_| IS_ROOT.load(Ordering::Acquire)) else { return };
+    let Some(id) = snapshot::identity(snapshot_fd) else {
+        // Unknowable identity: children could never verify it, so the
+        // previous snapshot stays the published one.
+        // SAFETY: our own descriptor, named nowhere.
+        unsafe { libc::close(snapshot_fd) };
+        return;
+    };
     let (generation, old_fd) = split(page.current.load(Ordering::Acquire));
     let next = generation.wrapping_add(1).max(1);
+    record(page, next, id);
     LOADED.store(next, Ordering::Release);
     page.current.store(u64::from(next) << 32 | snapshot_fd as u32 as u64, Ordering::Release);
     let older = PREVIOUS_FD.swap(old_fd as u32, Ordering::AcqRel);
@@ -133,13 +208,19 @@ pub fn publish(snapshot_fd: c_int) {
 }
 
 /// Child: maps the root's page (read-only) and loads its current policy.
-pub fn attach(path: &CString) -> Result<rampart_policy::Matcher, String> {
+/// `expected` is the identity the page must have (from `RAMPART_SNAPSHOT`).
+pub fn attach(path: &CString, expected: FileId) -> Result<rampart_policy::Matcher, String> {
     let shown = path.to_string_lossy();
     // SAFETY: NUL-terminated path; the raw call bypasses the hooks.
     let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }
         as c_int;
     if fd < 0 {
         return Err(format!("cannot open the control page {shown}: {}", std::io::Error::last_os_error()));
+    }
+    if snapshot::identity(fd) != Some(expected) {
+        // SAFETY: opened above, not used after this.
+        unsafe { libc::close(fd) };
+        return Err(format!("{shown} is not the root's control page (another file at that descriptor)"));
     }
     // SAFETY: a read-only shared mapping of one page of our descriptor,
     // which can be closed once mapped.
@@ -160,13 +241,24 @@ pub fn attach(path: &CString) -> Result<rampart_policy::Matcher, String> {
     let page = self::page().ok_or("control page vanished")?;
     let counters_fd = page.counters_fd.load(Ordering::Acquire);
     if counters_fd != u64::MAX {
+        let id =
+            FileId { dev: page.counters_dev.load(Ordering::Acquire), ino: page.counters_ino.load(Ordering::Acquire) };
         let path = CString::new(format!("/proc/{}/fd/{counters_fd}", page.root_pid)).unwrap_or_default();
-        map_counters(&path);
+        map_counters(&path, id);
     }
-    let (generation, fd) = split(page.current.load(Ordering::Acquire));
-    let matcher = snapshot::load(&snapshot_path(page, fd))?;
+    // The root may be mid-publish: its slot is rewritten for a moment.
+    let (generation, fd, id) = (0..100)
+        .find_map(|_| {
+            current(page).or_else(|| {
+                std::thread::yield_now();
+                None
+            })
+        })
+        .ok_or("the root's control page names no snapshot")?;
+    // Recorded before the load: if it fails, the hooks do not try this
+    // generation again (one error line), but do follow the next one.
     LOADED.store(generation, Ordering::Release);
-    Ok(matcher)
+    snapshot::load(&snapshot_path(page, fd), id)
 }
 
 fn snapshot_path(page: &Page, fd: c_int) -> CString {
@@ -184,13 +276,16 @@ fn getpid() -> u64 {
 /// are kept open across it, so the new program starts under the current
 /// policy (`took_over`) instead of with none. Returns what to put back if
 /// the exec fails. Nothing to do in a vfork child (another pid).
-pub fn keep_across_exec() -> Option<[c_int; 2]> {
+pub fn keep_across_exec() -> Option<[c_int; 3]> {
     if !is_root_process() {
         return None;
     }
     let page = page()?;
-    let fds = [CONTROL_FD.load(Ordering::Acquire) as c_int, split(page.current.load(Ordering::Acquire)).1];
-    for fd in fds {
+    // The log too: the new program writes to the very file the old one did
+    // (see `report::open_log`), and children keep verifying it.
+    let fds =
+        [CONTROL_FD.load(Ordering::Acquire) as c_int, split(page.current.load(Ordering::Acquire)).1, report::log_fd()];
+    for fd in fds.into_iter().filter(|&fd| fd >= 0) {
         // SAFETY: fcntl on descriptors this process created.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
@@ -198,8 +293,8 @@ pub fn keep_across_exec() -> Option<[c_int; 2]> {
 }
 
 /// After `keep_across_exec`, when the exec failed: close-on-exec again.
-pub fn exec_failed(kept: Option<[c_int; 2]>) {
-    for fd in kept.into_iter().flatten() {
+pub fn exec_failed(kept: Option<[c_int; 3]>) {
+    for fd in kept.into_iter().flatten().filter(|&fd| fd >= 0) {
         // SAFETY: as above.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
@@ -241,6 +336,10 @@ pub fn count_decisions() {
 fn create_counters() -> Option<c_int> {
     let (fd, base) = shared_page(c"rampart-counters", false)?;
     let high = sys::move_high(fd)?;
+    let id = snapshot::identity(high)?;
+    let page = page()?;
+    page.counters_dev.store(id.dev, Ordering::Release);
+    page.counters_ino.store(id.ino, Ordering::Release);
     COUNTERS.store(base.cast(), Ordering::Release);
     Some(high)
 }
@@ -266,13 +365,19 @@ fn shared_page(name: &CStr, sealing: bool) -> Option<(c_int, *mut libc::c_void)>
 }
 
 /// Child: maps the root's counters writable (raw calls: constructor).
-fn map_counters(path: &CString) {
+/// Only the root's own counters: another file at that number (the code
+/// can `dup2` one there) would have children write into it.
+fn map_counters(path: &CString, expected: FileId) {
     // SAFETY: NUL-terminated path; a shared mapping of one page of it; the
     // descriptor is closed once mapped.
     unsafe {
         let fd =
             libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) as c_int;
         if fd < 0 {
+            return;
+        }
+        if snapshot::identity(fd) != Some(expected) {
+            libc::close(fd);
             return;
         }
         let base = libc::mmap(std::ptr::null_mut(), PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
@@ -343,13 +448,18 @@ pub fn follow() {
         return;
     }
     let Some(page) = page() else { return };
-    let (generation, fd) = split(page.current.load(Ordering::Acquire));
+    let (generation, _) = split(page.current.load(Ordering::Acquire));
     if generation == LOADED.load(Ordering::Acquire) || RELOADING.swap(true, Ordering::AcqRel) {
         return;
     }
+    // Mid-publish: the next hook tries again.
+    let Some((generation, fd, id)) = current(page) else {
+        RELOADING.store(false, Ordering::Release);
+        return;
+    };
     {
         let _arena = alloc::ArenaScope::enter();
-        match snapshot::load(&snapshot_path(page, fd)) {
+        match snapshot::load(&snapshot_path(page, fd), id) {
             Ok(m) => state::swap(m),
             Err(e) => report::message(EventType::Error, &format!("following the root's policy change: {e}")),
         }

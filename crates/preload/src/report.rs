@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use rampart_decide::api::ApiCall;
+use rampart_decide::childenv::{FileId, LogRef};
 use rampart_decide::hash;
 use rampart_decide::ratelimit::{Alert, RateLimit};
 use rampart_decide::seen::Seen;
@@ -15,7 +16,7 @@ use rampart_event::{EventRef, EventType, MAX_LINE};
 use rampart_policy::{Access, Category, Verdict};
 
 use crate::state::{self, State};
-use crate::sys;
+use crate::{snapshot, sys};
 
 static SEEN: Seen = Seen::new();
 static ALERTS: RateLimit = RateLimit::new();
@@ -136,45 +137,78 @@ fn emit(ev: &EventRef<'_>) {
 // Event lines go to the stderr of the process the wrapper (or `rampart
 // run`) started — the function's log — from every process under it: a
 // child whose stderr the code captures (`subprocess.run(capture_output=
-// True)`, Java's ProcessBuilder pipes) must not swallow its lines. The root
-// keeps a private duplicate of its stderr (high, close-on-exec, so the
-// code's own fd numbers and dup2 onto 2 do not disturb it); exec'd
-// children reopen it as /proc/ROOT/fd/N. Before each write the descriptor
-// is checked to still be that file (a child may have closed it and reused
-// the number); if not, the path is reopened for the line, and failing
-// that, the line goes to this process's own stderr.
+// True)`, Java's ProcessBuilder pipes) must not swallow its lines.
+//
+// The root keeps a private duplicate of its stderr (high, close-on-exec,
+// so the code's own fd numbers and dup2 onto 2 do not disturb it) and
+// hands children its path, /proc/ROOT/fd/N, with its identity (st_dev,
+// st_ino; see rampart_decide::childenv::LogRef). Children keep no
+// descriptor of their own: a program must not find one it did not open
+// (CPython's test_subprocess checks exactly that). A child writes a line
+// to its own fd 2 when that is the root's log (the common case: it
+// inherited it; one fstat, as a kept descriptor would need too), else it
+// opens the path for that one line, and only if what it opened is the
+// root's log (code in the root can dup2 another file over N: lines must
+// not be a way to write into a file the policy only lets it read). Failing
+// both, the line goes to the process's own stderr.
 
+/// The root's log descriptor; -1 in children.
 static LOG_FD: AtomicI32 = AtomicI32::new(-1);
+/// The root's log, identified; 0/0 when there is none.
 static LOG_DEV: AtomicU64 = AtomicU64::new(0);
 static LOG_INO: AtomicU64 = AtomicU64::new(0);
 
-/// Sets up the log descriptor (constructor only) and returns its path for
-/// children: `inherited` is the parent's `RAMPART_LOG`, if any.
-pub fn open_log(inherited: Option<&std::ffi::OsStr>) -> Option<CString> {
-    let fd = match inherited.and_then(|p| CString::new(p.as_bytes()).ok()) {
-        Some(path) => {
-            // SAFETY: path is NUL-terminated; a raw call, not the open hook.
-            let fd = unsafe { raw_open_log(path.as_ptr()) };
-            if fd >= 0 { high_dup(fd, true) } else { high_dup(2, false) }
+/// Where a process's lines go, for its children and its own writes.
+pub struct Log {
+    /// `RAMPART_LOG` for children (`DEV:INO:/proc/ROOT/fd/N`).
+    pub env_value: CString,
+    /// `/proc/ROOT/fd/N`, which a child opens for a line.
+    pub path: CString,
+}
+
+/// The root's log descriptor (-1 in children), for `control` to keep open
+/// across an exec in place.
+pub fn log_fd() -> c_int {
+    LOG_FD.load(Ordering::Acquire)
+}
+
+/// Sets up the log (constructor only). `inherited` is the parent's
+/// `RAMPART_LOG`: a child keeps its identity and path only; a root that
+/// replaced itself by exec takes back the descriptor it kept open across
+/// it; without one, this process is the root and its stderr is the log.
+pub fn open_log(inherited: Option<&std::ffi::OsStr>) -> Option<Log> {
+    // SAFETY: getpid has no preconditions.
+    let own_pid = unsafe { libc::getpid() } as u32;
+    if let Some(value) = inherited.map(std::ffi::OsStr::as_bytes)
+        && let Some(log) = LogRef::parse(value)
+    {
+        let kept = log.fd().filter(|&fd| log.root_pid() == Some(own_pid) && snapshot::identity(fd) == Some(log.id));
+        if log.root_pid() != Some(own_pid) || kept.is_some() {
+            LOG_DEV.store(log.id.dev, Ordering::Relaxed);
+            LOG_INO.store(log.id.ino, Ordering::Relaxed);
+            if let Some(fd) = kept {
+                // SAFETY: the descriptor the previous program of this
+                // process kept open for us: close-on-exec again.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+                LOG_FD.store(fd, Ordering::Release);
+            }
+            return Some(Log { env_value: CString::new(value).ok()?, path: CString::new(log.path).ok()? });
         }
-        None => {
-            append_if_file(2);
-            high_dup(2, false)
-        }
-    };
+    }
+    append_if_file(2);
+    let fd = high_dup(2);
     if fd < 0 {
         return None;
     }
-    let (dev, ino) = identity(fd)?;
-    LOG_DEV.store(dev, Ordering::Relaxed);
-    LOG_INO.store(ino, Ordering::Relaxed);
+    let id = snapshot::identity(fd)?;
+    LOG_DEV.store(id.dev, Ordering::Relaxed);
+    LOG_INO.store(id.ino, Ordering::Relaxed);
     LOG_FD.store(fd, Ordering::Release);
-    match inherited {
-        // Grandchildren reopen the root's file too.
-        Some(p) => CString::new(p.as_bytes()).ok(),
-        // SAFETY: getpid has no preconditions.
-        None => CString::new(format!("/proc/{}/fd/{fd}", unsafe { libc::getpid() })).ok(),
-    }
+    let path = format!("/proc/{own_pid}/fd/{fd}");
+    let mut env_value = String::new();
+    LogRef { id, path: path.as_bytes() }.write_prefix(&mut env_value).ok()?;
+    env_value.push_str(&path);
+    Some(Log { env_value: CString::new(env_value).ok()?, path: CString::new(path).ok()? })
 }
 
 /// When the root's stderr is a regular file opened without `O_APPEND`
@@ -197,19 +231,12 @@ fn append_if_file(fd: c_int) {
     }
 }
 
-/// Duplicates `fd` to a high, close-on-exec number (closing `fd` when
-/// `close` is set); -1 on failure.
-fn high_dup(fd: c_int, close: bool) -> c_int {
-    // SAFETY: fcntl/close on descriptors this function owns or borrows.
+/// Duplicates `fd` to a high, close-on-exec number; -1 on failure.
+fn high_dup(fd: c_int) -> c_int {
+    // SAFETY: fcntl on a descriptor this function only borrows.
     unsafe {
-        let mut dup = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, sys::HIGH_FD);
-        if dup < 0 {
-            dup = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
-        }
-        if close {
-            libc::close(fd);
-        }
-        dup
+        let dup = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, sys::HIGH_FD);
+        if dup >= 0 { dup } else { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) }
     }
 }
 
@@ -221,36 +248,39 @@ unsafe fn raw_open_log(path: *const std::ffi::c_char) -> c_int {
     unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path, flags) as c_int }
 }
 
-fn identity(fd: c_int) -> Option<(u64, u64)> {
-    // SAFETY: an all-zero stat is valid; fstat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: st is writable.
-    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+fn is_log(fd: c_int) -> bool {
+    let id = FileId { dev: LOG_DEV.load(Ordering::Relaxed), ino: LOG_INO.load(Ordering::Relaxed) };
+    id != FileId { dev: 0, ino: 0 } && snapshot::identity(fd) == Some(id)
+}
+
+fn write_to(fd: c_int, line: &[u8]) {
+    // SAFETY: line is initialised; a short or failed write (full pipe) is
+    // dropped: the hook must not block or fail.
+    unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
 }
 
 fn write_line(line: &[u8]) {
     let fd = LOG_FD.load(Ordering::Acquire);
-    let ours = fd >= 0
-        && identity(fd)
-            .is_some_and(|(d, i)| d == LOG_DEV.load(Ordering::Relaxed) && i == LOG_INO.load(Ordering::Relaxed));
-    if ours {
-        // SAFETY: line is initialised; a short or failed write (full pipe)
-        // is dropped: the hook must not block or fail.
-        unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
-        return;
+    if fd >= 0 && is_log(fd) {
+        return write_to(fd, line);
+    }
+    if LOG_FD.load(Ordering::Relaxed) < 0 && is_log(2) {
+        return write_to(2, line);
     }
     if let Some(path) = state::active().and_then(|s| s.log_path.as_ref()) {
         // SAFETY: path is NUL-terminated; the descriptor is closed below.
         let fd = unsafe { raw_open_log(path.as_ptr()) };
         if fd >= 0 {
-            // SAFETY: as above.
-            unsafe {
-                libc::write(fd, line.as_ptr().cast(), line.len());
-                libc::close(fd);
+            let ours = is_log(fd);
+            if ours {
+                write_to(fd, line);
             }
-            return;
+            // SAFETY: opened above, not used after this.
+            unsafe { libc::close(fd) };
+            if ours {
+                return;
+            }
         }
     }
-    // SAFETY: as above.
-    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    write_to(2, line);
 }

@@ -5,13 +5,15 @@
 //! and keeps it open; children open it as `/proc/ROOT/fd/N` (which one is
 //! current is on the control page, see `control`). The seals make the
 //! bytes immutable for everyone, so code in the function cannot loosen its
-//! children's policy by rewriting them.
+//! children's policy by rewriting them; the identity the page records for
+//! each snapshot keeps it from handing them another sealed file instead.
 //!
 //! Loading uses raw system calls and a mapping, no `std::fs` and no
 //! buffer: it also runs inside hooks, on the arena (see `alloc`).
 
 use std::ffi::{CStr, c_int};
 
+use rampart_decide::childenv::FileId;
 use rampart_policy::Matcher;
 
 use crate::sys;
@@ -45,8 +47,17 @@ pub fn publish(bytes: &[u8]) -> Option<c_int> {
     sys::move_high(fd)
 }
 
-/// Loads a snapshot by path (`/proc/ROOT/fd/N`); an error says why.
-pub fn load(path: &CStr) -> Result<Matcher, String> {
+/// Which file a descriptor is (raw `fstat`: safe in hooks and children).
+pub fn identity(fd: c_int) -> Option<FileId> {
+    // SAFETY: an all-zero stat is valid; fstat fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is writable.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(FileId { dev: st.st_dev, ino: st.st_ino })
+}
+
+/// Loads the snapshot at `path` (`/proc/ROOT/fd/N`), which must be the
+/// file `expected` names; an error says why.
+pub fn load(path: &CStr, expected: FileId) -> Result<Matcher, String> {
     let shown = path.to_string_lossy();
     // SAFETY: a NUL-terminated path; the raw call bypasses the hooks.
     let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }
@@ -54,7 +65,11 @@ pub fn load(path: &CStr) -> Result<Matcher, String> {
     if fd < 0 {
         return Err(format!("cannot open {shown}: {}", std::io::Error::last_os_error()));
     }
-    let result = load_fd(fd, &shown);
+    let result = if identity(fd) == Some(expected) {
+        load_fd(fd, &shown)
+    } else {
+        Err(format!("{shown} is not the snapshot the root published (another file at that descriptor)"))
+    };
     // SAFETY: fd was opened above and is not used after this.
     unsafe { libc::close(fd) };
     result

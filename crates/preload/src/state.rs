@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use rampart_decide::childenv::{CHILD_MARK, INHERITED};
+use rampart_decide::childenv::{self, CHILD_MARK, Floor, RootRef};
 use rampart_event::EventType;
 use rampart_policy::{Category, Matcher, Mode, Policy, Verdict};
 
@@ -31,7 +31,8 @@ pub struct State {
     /// Runtime API: the new program relays it anew).
     pub in_place_env: Vec<CString>,
     /// Where event lines go: the stderr of the process the wrapper
-    /// started, as `/proc/PID/fd/N` (see `report::open_log`).
+    /// started, as `/proc/PID/fd/N` (see `report::open_log`), which a
+    /// child opens for a line when its own stderr is not that file.
     pub log_path: Option<CString>,
     /// `/opt/rampart/` when this library is the layer's: the shims there
     /// are its own files (rampart_decide::layer).
@@ -97,18 +98,40 @@ pub fn load() {
             None
         }),
     };
+    // SAFETY: getpid has no preconditions.
+    let own_pid = unsafe { libc::getpid() } as u32;
 
-    // A child takes the root's compiled policy (and follows its changes);
-    // the root (or a child whose root is gone) reads and compiles the
-    // policy file, or starts empty and fetches it from S3. A root that
-    // replaced itself by exec hands its policy to the new program, which
-    // then carries on as the root.
-    let inherited = if is_child { std::env::var_os("RAMPART_SNAPSHOT") } else { None };
-    let inherited = inherited.as_deref().and_then(|p| CString::new(p.as_bytes()).ok());
-    let from_root = inherited.as_ref().map(control::attach);
-    let took_over = matches!(from_root, Some(Ok(_))) && inherited.as_ref().is_some_and(control::took_over);
+    // A child takes the root's compiled policy (and follows its changes),
+    // after checking it is the one its root published; the root reads
+    // and compiles the policy file, or starts empty and fetches it from
+    // S3. A root that replaced itself by exec hands its policy to the new
+    // program, which then carries on as the root.
+    let root_value = if is_child { std::env::var_os("RAMPART_SNAPSHOT") } else { None };
+    let root_value = root_value.as_deref().map(OsStrExt::as_bytes);
+    let root_ref = root_value.map(RootRef::parse);
+    let root_path = root_ref.flatten().and_then(|r| CString::new(r.path).ok());
+    let from_root = root_ref.map(|r| match (r, &root_path) {
+        (Some(r), Some(path)) => control::attach(path, r.control),
+        _ => Err("RAMPART_SNAPSHOT is not a value the library wrote".to_owned()),
+    });
+    let took_over = matches!(from_root, Some(Ok(_))) && root_path.as_ref().is_some_and(control::took_over);
     let follows_root = matches!(from_root, Some(Ok(_))) && !took_over;
-    let is_root = !follows_root;
+    // What a child cannot verify (another file at the root's descriptor,
+    // the descriptors closed, the root gone) never makes it less strict
+    // than its root could be: it denies everything its root may deny, and
+    // compiles or fetches nothing of its own (a policy file the code can
+    // rewrite, an empty profile-mode start until a fetch completes).
+    let unverified = matches!(from_root, Some(Err(_)));
+    let replaced_itself = root_ref.flatten().and_then(|r| r.root_pid()) == Some(own_pid);
+    if unverified
+        && replaced_itself
+        && let Some(path) = &root_path
+    {
+        // What the previous program kept open for us is let go all the
+        // same (only if the page was ours: `took_over` needs it mapped).
+        control::took_over(path);
+    }
+    let is_root = !follows_root && (replaced_itself || !unverified);
     let policy_src = std::env::var_os("RAMPART_POLICY");
     let remote = policy_src
         .as_ref()
@@ -119,10 +142,17 @@ pub fn load() {
             let source = if took_over { "inherited across exec" } else { "snapshot" };
             (m, [0; 5], source.to_owned())
         }
-        other => {
-            if let Some(Err(e)) = other {
-                errors.push(format!("{e}; compiling the policy here instead"));
-            }
+        Some(Err(e)) => {
+            let floor = root_ref.flatten().map_or(Floor::STRICTEST, |r| r.floor);
+            let cats: Vec<&str> = floor.block.iter().map(Category::as_str).collect();
+            errors.push(format!(
+                "{e}: the root's policy cannot be verified; denying everything the root may deny (mode {}, block [{}])",
+                floor.mode.as_str(),
+                cats.join(", ")
+            ));
+            (deny_all(floor), [0; 5], "none (the root's could not be verified)".to_owned())
+        }
+        None => {
             let (policy, source) = match &policy_src {
                 None => (Policy::empty(Mode::Profile), "none".to_owned()),
                 Some(src) if remote.is_some() => (Policy::empty(Mode::Profile), src.to_string_lossy().into_owned()),
@@ -139,12 +169,20 @@ pub fn load() {
     };
     let mode = matcher.mode();
     // Children share the snapshot of the process the wrapper started
-    // through its control page.
-    let control_path = match (&inherited, is_root) {
+    // through its control page; a child passes its root's on unchanged.
+    let root_for_children = match is_root {
         _ if mode == Mode::Off => None,
-        (_, true) => snapshot::publish(&matcher.to_snapshot()).and_then(control::create),
-        (Some(p), false) => Some(p.clone()),
-        (None, false) => None,
+        true => {
+            let floor = floor(&matcher, mode_override, remote.is_some());
+            snapshot::publish(&matcher.to_snapshot()).and_then(control::create).and_then(|(path, control)| {
+                let mut value = String::new();
+                RootRef { control, floor, path: path.as_bytes() }.write_prefix(&mut value).ok()?;
+                let mut value = value.into_bytes();
+                value.extend_from_slice(path.as_bytes());
+                CString::new(value).ok()
+            })
+        }
+        false => root_value.and_then(|v| CString::new(v).ok()),
     };
     swap(matcher);
     // Under Lambda, the root relays the Runtime API to see each event first.
@@ -158,8 +196,12 @@ pub fn load() {
         in_place_env.extend(lambda::real_api_entry());
         control::count_decisions();
     }
-    let log_path = report::open_log(std::env::var_os("RAMPART_LOG").as_deref());
-    let child_env = child_env(&[("RAMPART_LOG", log_path.as_ref()), ("RAMPART_SNAPSHOT", control_path.as_ref())]);
+    let log = report::open_log(if is_child { std::env::var_os("RAMPART_LOG") } else { None }.as_deref());
+    let child_env = child_env(&[
+        ("RAMPART_LOG", log.as_ref().map(|l| &l.env_value)),
+        ("RAMPART_SNAPSHOT", root_for_children.as_ref()),
+    ]);
+    let log_path = log.map(|l| l.path);
     let layer_root = own_path().and_then(|p| rampart_decide::layer::layer_root(&p).map(<[u8]>::to_vec));
     let state = State { function, runtime_api, child_env, in_place_env, log_path, layer_root };
     STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
@@ -167,19 +209,20 @@ pub fn load() {
     for e in &errors {
         report::message(EventType::Error, e);
     }
-    // A child whose root is gone (or closed the shared descriptors) is a
-    // root of its own from here: it fetches rather than run unprotected.
-    if follows_root || mode == Mode::Off {
+    // Only the root starts the refresh and says it started.
+    if !is_root || mode == Mode::Off {
         return;
     }
+    // A root that replaced itself keeps what it runs under until a fetch
+    // brings a policy (a 404 does not turn it into an empty one).
     let (source, counts) = match remote {
         Some(url) => {
-            let start = refresh::start(&url, mode_override, took_over);
+            let start = refresh::start(&url, mode_override, took_over || unverified);
             (start.source, start.counts)
         }
         None => (source, counts),
     };
-    if took_over {
+    if took_over || unverified {
         return;
     }
     let [f, n, p, a, i] = counts;
@@ -189,6 +232,20 @@ pub fn load() {
         mode.as_str()
     );
     report::message(EventType::Status, &msg);
+}
+
+/// The least a child that cannot verify this root's policy must enforce
+/// (see `Floor::of_root`).
+fn floor(matcher: &Matcher, mode_override: Option<Mode>, remote: bool) -> Floor {
+    Floor::of_root(matcher.mode(), matcher.block_set(), remote, mode_override)
+}
+
+/// Nothing allowed, in the floor's mode: every activity of a blocked
+/// category denied, the others reported.
+fn deny_all(floor: Floor) -> Matcher {
+    let mut policy = Policy::empty(floor.mode);
+    policy.block = floor.block;
+    compile(&policy, None)
 }
 
 /// The policy compiled, with `RAMPART_MODE` applied. One copy for the
@@ -231,7 +288,7 @@ fn child_env(shared: &[(&str, Option<&CString>)]) -> Vec<CString> {
             }
         }
     }
-    for name in INHERITED {
+    for name in childenv::inherited() {
         let name_os = OsStr::from_bytes(name);
         let value = match std::env::var_os(name_os) {
             Some(v) if !v.is_empty() => Some(v.as_bytes().to_vec()),
