@@ -119,6 +119,35 @@ pub fn is_normal(path: &[u8]) -> bool {
     !rest.is_empty() && rest.split(|&b| b == b'/').all(|seg| !seg.is_empty() && seg != b"." && seg != b"..")
 }
 
+/// Whether the kernel takes `path` as naming a directory: it ends in `/`,
+/// or its last component is `.` or `..`. A path that does must keep
+/// saying so when it is handed on resolved: `O_CREAT` of `dir/missing/`
+/// fails (`EISDIR`), of `dir/missing` makes a file.
+pub fn names_directory(path: &[u8]) -> bool {
+    if path.ends_with(b"/") {
+        return true;
+    }
+    let last = path.rsplit(|&b| b == b'/').next().unwrap_or(&[]);
+    last == b"." || last == b".."
+}
+
+/// `resolved` spelled for the kernel so that it means what `caller` means:
+/// when `caller` [names a directory](names_directory), `resolved` + `/` +
+/// NUL is written to `out` and its length (with the NUL) returned. `None`:
+/// `resolved` is right as it is (or the slash does not fit, which only a
+/// path the kernel rejects as too long could need).
+pub fn directory_spelling(resolved: &[u8], caller: &[u8], out: &mut [u8]) -> Option<usize> {
+    if !names_directory(caller) || resolved.ends_with(b"/") {
+        return None;
+    }
+    let n = resolved.len();
+    let dst = out.get_mut(..n + 2)?;
+    let (body, tail) = dst.split_at_mut(n);
+    body.copy_from_slice(resolved);
+    tail.copy_from_slice(b"/\0");
+    Some(n + 2)
+}
+
 /// What a `readlink` of one path prefix found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkRead {
@@ -438,6 +467,26 @@ mod tests {
         assert_eq!(res(&mut fs, "/a/up/a/up/etc", true), ok("/etc"));
         assert_eq!(res(&mut fs, "/tmp/chain1", true), ok("/etc/shadow"));
         assert_eq!(res(&mut fs, "//var/./task/../task/link/", true), ok("/etc/shadow"));
+    }
+
+    #[test]
+    fn directory_spellings() {
+        for p in ["d/", "d/missing/", "/", "d/.", ".", "..", "a/..", "d//"] {
+            assert!(names_directory(p.as_bytes()), "{p}");
+        }
+        for p in ["", "d", "d/x", "d/.x", "d/..x", "/a/b"] {
+            assert!(!names_directory(p.as_bytes()), "{p}");
+        }
+        let mut out = [0u8; 32];
+        assert_eq!(directory_spelling(b"/r/d/missing", b"d/missing/", &mut out), Some(14));
+        assert_eq!(&out[..14], b"/r/d/missing/\0");
+        assert_eq!(directory_spelling(b"/r/d", b"d/x/..", &mut out), Some(6));
+        assert_eq!(&out[..6], b"/r/d/\0");
+        // The root already ends in one; a file name needs none.
+        assert_eq!(directory_spelling(b"/", b"/.", &mut out), None);
+        assert_eq!(directory_spelling(b"/r/d/x", b"d/x", &mut out), None);
+        // No room: left as it is (the kernel fails such a length anyway).
+        assert_eq!(directory_spelling(b"/r/abcdef", b"x/", &mut out[..8]), None);
     }
 
     #[test]

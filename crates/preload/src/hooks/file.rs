@@ -12,7 +12,9 @@ use std::ffi::{c_char, c_int, c_uint};
 use libc::{DIR, FILE};
 use rampart_decide::flags::{O_CLOEXEC, O_DIRECTORY, O_RDONLY, fopen_flags};
 
-use crate::ops::file::{self, Decision};
+use crate::capture::CapturedPath;
+use crate::ops::Outcome;
+use crate::ops::file;
 use crate::real::{self, Real, call_real};
 use crate::state;
 use crate::sys;
@@ -28,13 +30,47 @@ type FdopenFn = unsafe extern "C" fn(c_int, *const c_char) -> *mut FILE;
 type OpendirFn = unsafe extern "C" fn(*const c_char) -> *mut DIR;
 type FdopendirFn = unsafe extern "C" fn(c_int) -> *mut DIR;
 
+/// The caller's path copied into our memory, or the errno the kernel
+/// gives a path that long.
+///
+/// # Safety
+/// `path` is non-null and NUL-terminated (the call's contract).
+unsafe fn capture(path: *const c_char) -> Result<CapturedPath, c_int> {
+    // SAFETY: the caller's contract.
+    unsafe { CapturedPath::capture(path) }.map_err(|_| libc::ENAMETOOLONG)
+}
+
+/// -1 with `e` in errno.
+fn fail(e: c_int) -> c_int {
+    sys::set_errno(e);
+    -1
+}
+
+/// The checked open every entry point goes through: the path captured
+/// once, decided on and opened as that copy.
+fn checked_open(
+    op: &'static str,
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+    real: impl Fn(c_int, *const c_char, c_int, c_uint) -> c_int,
+) -> c_int {
+    match state::checked() {
+        Some(st) if !path.is_null() => {
+            // SAFETY: non-null, and a C string by the call's contract.
+            match unsafe { capture(path) } {
+                Ok(copy) => file::open(st, op, dirfd, &copy, flags, mode, real),
+                Err(e) => fail(e),
+            }
+        }
+        _ => real(dirfd, path, flags, mode),
+    }
+}
+
 /// `open`-shaped entry points.
 fn open_like(op: &'static str, real: &'static Real, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
-    let plain = |_dirfd: c_int, p: *const c_char, f: c_int, m: c_uint| call_real!(real, OpenFn, -1, (p, f, m));
-    match state::checked() {
-        Some(st) if !path.is_null() => file::open(st, op, libc::AT_FDCWD, path, flags, mode, plain),
-        _ => plain(libc::AT_FDCWD, path, flags, mode),
-    }
+    checked_open(op, libc::AT_FDCWD, path, flags, mode, |_dirfd, p, f, m| call_real!(real, OpenFn, -1, (p, f, m)))
 }
 
 fn openat_like(
@@ -45,11 +81,7 @@ fn openat_like(
     flags: c_int,
     mode: c_uint,
 ) -> c_int {
-    let plain = |d: c_int, p: *const c_char, f: c_int, m: c_uint| call_real!(real, OpenatFn, -1, (d, p, f, m));
-    match state::checked() {
-        Some(st) if !path.is_null() => file::open(st, op, dirfd, path, flags, mode, plain),
-        _ => plain(dirfd, path, flags, mode),
-    }
+    checked_open(op, dirfd, path, flags, mode, |d, p, f, m| call_real!(real, OpenatFn, -1, (d, p, f, m)))
 }
 
 /// # Safety
@@ -112,13 +144,9 @@ fn fortified(op: &'static str, real: &'static Real, dirfd: c_int, path: *const c
     // The fortified entry points take no mode (glibc aborts on O_CREAT
     // without one before calling them), so the real call drops it.
     let at = op.starts_with("__openat");
-    let plain = |d: c_int, p: *const c_char, f: c_int, _m: c_uint| {
+    checked_open(op, dirfd, path, flags, 0, |d, p, f, _m| {
         if at { call_real!(real, Openat2Fn, -1, (d, p, f)) } else { call_real!(real, Open2Fn, -1, (p, f)) }
-    };
-    match state::checked() {
-        Some(st) if !path.is_null() => file::open(st, op, dirfd, path, flags, 0, plain),
-        _ => plain(dirfd, path, flags, 0),
-    }
+    })
 }
 
 /// # Safety
@@ -138,9 +166,9 @@ pub unsafe extern "C" fn creat64(path: *const c_char, mode: libc::mode_t) -> c_i
 fn creat_like(op: &'static str, real: &'static Real, path: *const c_char, mode: libc::mode_t) -> c_int {
     let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
     match state::checked() {
-        Some(st) if !path.is_null() => file::open(st, op, libc::AT_FDCWD, path, flags, mode, |_d, p, f, m| {
-            // The resolved path may differ from the caller's: open it with
-            // the same flags creat implies.
+        // The resolved path may differ from the caller's: open it with the
+        // same flags creat implies.
+        Some(_) if !path.is_null() => checked_open(op, libc::AT_FDCWD, path, flags, mode, |_d, p, f, m| {
             call_real!(real::OPEN, OpenFn, -1, (p, f, m))
         }),
         _ => call_real!(real, CreatFn, -1, (path, mode)),
@@ -158,9 +186,15 @@ fn fopen_like(op: &'static str, real: &'static Real, path: *const c_char, mode: 
     let Some(flags) = fopen_flags(unsafe { sys::c_bytes(mode) }) else {
         return call_real!(real, FopenFn, std::ptr::null_mut(), (path, mode));
     };
-    let fd = file::open(st, op, libc::AT_FDCWD, path, flags, 0o666, |_d, p, f, m| {
-        call_real!(real::OPEN64, OpenFn, -1, (p, f, m))
-    });
+    // SAFETY: non-null, and a C string by fopen's contract.
+    let fd = match unsafe { capture(path) } {
+        Ok(copy) => {
+            file::open(st, op, libc::AT_FDCWD, &copy, flags, 0o666, |_d, p, f, m| {
+                call_real!(real::OPEN64, OpenFn, -1, (p, f, m))
+            })
+        }
+        Err(e) => fail(e),
+    };
     stream_on(fd, |fd| call_real!(real::FDOPEN, FdopenFn, std::ptr::null_mut(), (fd, mode)))
 }
 
@@ -197,8 +231,8 @@ pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *m
 }
 
 /// freopen cannot take a descriptor: the resolved path is checked, then
-/// the real freopen opens it (a link swapped in between is not caught here;
-/// see the README's limits).
+/// the real freopen opens our copy of the caller's path (a link swapped in
+/// between is not caught here; see the README's limits).
 fn freopen_like(
     op: &'static str,
     real: &'static Real,
@@ -206,49 +240,54 @@ fn freopen_like(
     mode: *const c_char,
     stream: *mut FILE,
 ) -> *mut FILE {
-    if let Some(st) = state::checked().filter(|_| !mode.is_null()) {
-        // SAFETY: mode is a non-null C string (freopen's contract).
-        let m = unsafe { sys::c_bytes(mode) };
-        if let Some(flags) = fopen_flags(m) {
-            let access = rampart_decide::flags::open_access(flags);
-            let mut fd_link = rampart_decide::text::StackText::<32>::new();
-            let p = if path.is_null() {
-                // A new mode on the same file (glibc reopens
-                // /proc/self/fd/N internally): the file must allow it, or
-                // a read-only stream could be made writable.
-                if stream.is_null() {
-                    return call_real!(real, FreopenFn, std::ptr::null_mut(), (path, mode, stream));
-                }
-                // SAFETY: stream is the caller's open stream.
-                let fd = unsafe { libc::fileno(stream) };
-                let _ = std::fmt::Write::write_fmt(&mut fd_link, format_args!("/proc/self/fd/{fd}"));
-                fd_link.as_bytes()
-            } else {
-                // SAFETY: path is a non-null C string.
-                unsafe { sys::c_bytes(path) }
-            };
-            if let Some(query) = rampart_decide::api::sdk_query(p) {
-                // As a failed freopen (the original stream is closed), with
-                // the channel's answer in errno.
-                if !stream.is_null() {
-                    // SAFETY: stream is the caller's open stream.
-                    unsafe { libc::fclose(stream) };
-                }
-                crate::ops::api::sdk_open(st, op, query);
-                return std::ptr::null_mut();
-            }
-            if let Decision::Deny = file::check_path(st, op, libc::AT_FDCWD, p, access, true) {
-                // As a failed freopen: the original stream is closed.
-                if !stream.is_null() {
-                    // SAFETY: stream is the caller's open stream.
-                    unsafe { libc::fclose(stream) };
-                }
-                sys::set_errno(libc::EACCES);
-                return std::ptr::null_mut();
-            }
+    let plain = |p: *const c_char| call_real!(real, FreopenFn, std::ptr::null_mut(), (p, mode, stream));
+    let Some(st) = state::checked().filter(|_| !mode.is_null()) else { return plain(path) };
+    // SAFETY: mode is a non-null C string (freopen's contract).
+    let Some(flags) = fopen_flags(unsafe { sys::c_bytes(mode) }) else { return plain(path) };
+    let access = rampart_decide::flags::open_access(flags);
+    // As a failed freopen: the original stream is closed, errno set.
+    let refuse = |e: c_int| {
+        if !stream.is_null() {
+            // SAFETY: stream is the caller's open stream.
+            unsafe { libc::fclose(stream) };
         }
+        sys::set_errno(e);
+        std::ptr::null_mut()
+    };
+    if path.is_null() {
+        // A new mode on the same file (glibc reopens /proc/self/fd/N
+        // internally): the file must allow it, or a read-only stream could
+        // be made writable.
+        if stream.is_null() {
+            return plain(path);
+        }
+        // SAFETY: stream is the caller's open stream.
+        let fd = unsafe { libc::fileno(stream) };
+        let mut fd_link = rampart_decide::text::StackText::<32>::new();
+        let _ = std::fmt::Write::write_fmt(&mut fd_link, format_args!("/proc/self/fd/{fd}"));
+        if let Outcome::Deny(e) = file::check_path(st, op, libc::AT_FDCWD, fd_link.as_bytes(), access, true) {
+            return refuse(e);
+        }
+        return plain(path);
     }
-    call_real!(real, FreopenFn, std::ptr::null_mut(), (path, mode, stream))
+    // SAFETY: non-null, and a C string by freopen's contract.
+    let copy = match unsafe { capture(path) } {
+        Ok(copy) => copy,
+        Err(e) => return refuse(e),
+    };
+    if let Some(query) = rampart_decide::api::sdk_query(copy.as_bytes()) {
+        // As a failed freopen, with the channel's answer in errno.
+        if !stream.is_null() {
+            // SAFETY: stream is the caller's open stream.
+            unsafe { libc::fclose(stream) };
+        }
+        crate::ops::api::sdk_open(st, op, query);
+        return std::ptr::null_mut();
+    }
+    if let Outcome::Deny(e) = file::check_path(st, op, libc::AT_FDCWD, copy.as_bytes(), access, true) {
+        return refuse(e);
+    }
+    plain(copy.as_ptr())
 }
 
 /// # Safety
@@ -269,12 +308,11 @@ pub unsafe extern "C" fn freopen64(path: *const c_char, mode: *const c_char, str
 /// As opendir(3).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut DIR {
-    let st = match state::checked() {
-        Some(st) if !path.is_null() => st,
-        _ => return call_real!(real::OPENDIR, OpendirFn, std::ptr::null_mut(), (path)),
-    };
+    if state::checked().is_none() || path.is_null() {
+        return call_real!(real::OPENDIR, OpendirFn, std::ptr::null_mut(), (path));
+    }
     let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | libc::O_NONBLOCK;
-    let fd = file::open(st, "opendir", libc::AT_FDCWD, path, flags, 0, |_d, p, f, m| {
+    let fd = checked_open("opendir", libc::AT_FDCWD, path, flags, 0, |_d, p, f, m| {
         call_real!(real::OPEN64, OpenFn, -1, (p, f, m))
     });
     stream_on(fd, |fd| call_real!(real::FDOPENDIR, FdopendirFn, std::ptr::null_mut(), (fd)))
@@ -292,96 +330,132 @@ type RenameFn = unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
 type RenameatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char) -> c_int;
 type Renameat2Fn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, c_uint) -> c_int;
 
-/// Whether writing `path` (relative to `dirfd`) may go ahead; false with
-/// errno `EACCES` when blocked. Calls on a name do not follow its last
-/// component (`follow_last` false); `truncate` writes the file it names.
-fn may_write(op: &'static str, dirfd: c_int, path: *const c_char, follow_last: bool) -> bool {
-    let Some(st) = state::checked().filter(|_| !path.is_null()) else { return true };
-    let saved = sys::errno();
-    // SAFETY: path is a non-null C string (the call's contract).
-    let bytes = unsafe { sys::c_bytes(path) };
-    match file::check_path(st, op, dirfd, bytes, rampart_policy::Access::W, follow_last) {
-        Decision::Deny => false,
-        Decision::Allow => {
-            sys::set_errno(saved);
-            true
-        }
+/// What a call that acts on a name needs of one of its paths.
+#[derive(Clone, Copy)]
+struct Need {
+    access: rampart_policy::Access,
+    /// Whether the last component is followed (`truncate`, `linkat` with
+    /// `AT_SYMLINK_FOLLOW`): then the object behind a link is what counts.
+    follow_last: bool,
+}
+
+/// Writing a name in a directory: its last component is not followed
+/// (unlink removes a link, not its target), the directories on the way are.
+const NAME: Need = Need { access: rampart_policy::Access::W, follow_last: false };
+
+/// Captures `path` and decides on the copy; `Ok(copy)` when the call may go
+/// ahead on it, `Err(errno)` when it must fail.
+///
+/// # Safety
+/// `path` is non-null and NUL-terminated.
+unsafe fn checked_name(
+    st: &state::State,
+    op: &'static str,
+    dirfd: c_int,
+    path: *const c_char,
+    need: Need,
+) -> Result<CapturedPath, c_int> {
+    // SAFETY: the caller's contract.
+    let copy = unsafe { capture(path) }?;
+    match file::check_path(st, op, dirfd, copy.as_bytes(), need.access, need.follow_last) {
+        Outcome::Deny(e) => Err(e),
+        Outcome::Allow | Outcome::Pass(_) => Ok(copy),
     }
 }
 
-/// A name in a directory: its last component is not followed.
-fn may_write_name(op: &'static str, dirfd: c_int, path: *const c_char) -> bool {
-    may_write(op, dirfd, path, false)
+/// A call on one name: decided on a copy of the path, performed on it.
+fn on_name(
+    op: &'static str,
+    dirfd: c_int,
+    path: *const c_char,
+    need: Need,
+    call: impl FnOnce(*const c_char) -> c_int,
+) -> c_int {
+    let Some(st) = state::checked().filter(|_| !path.is_null()) else { return call(path) };
+    let saved = sys::errno();
+    // SAFETY: non-null, and a C string by the call's contract.
+    match unsafe { checked_name(st, op, dirfd, path, need) } {
+        Ok(copy) => {
+            sys::set_errno(saved);
+            call(copy.as_ptr())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// A call on two names (rename, link): both decided on copies, the call
+/// performed on the copies. A null path goes to the real call as it is
+/// (the kernel's `EFAULT`).
+fn on_two_names(
+    op: &'static str,
+    (olddir, old, old_need): (c_int, *const c_char, Need),
+    (newdir, new, new_need): (c_int, *const c_char, Need),
+    call: impl FnOnce(*const c_char, *const c_char) -> c_int,
+) -> c_int {
+    let Some(st) = state::checked().filter(|_| !old.is_null() && !new.is_null()) else { return call(old, new) };
+    let saved = sys::errno();
+    // SAFETY: both non-null, and C strings by the call's contract.
+    let copies = unsafe { (checked_name(st, op, olddir, old, old_need), checked_name(st, op, newdir, new, new_need)) };
+    match copies {
+        (Ok(old), Ok(new)) => {
+            sys::set_errno(saved);
+            call(old.as_ptr(), new.as_ptr())
+        }
+        (Err(e), _) | (_, Err(e)) => fail(e),
+    }
 }
 
 /// # Safety
 /// As unlink(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
-    if !may_write_name("unlink", libc::AT_FDCWD, path) {
-        return -1;
-    }
-    call_real!(real::UNLINK, PathFn, -1, (path))
+    on_name("unlink", libc::AT_FDCWD, path, NAME, |p| call_real!(real::UNLINK, PathFn, -1, (p)))
 }
 
 /// # Safety
 /// As unlinkat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-    if !may_write_name("unlinkat", dirfd, path) {
-        return -1;
-    }
-    call_real!(real::UNLINKAT, AtFlagsFn, -1, (dirfd, path, flags))
+    on_name("unlinkat", dirfd, path, NAME, |p| call_real!(real::UNLINKAT, AtFlagsFn, -1, (dirfd, p, flags)))
 }
 
 /// # Safety
 /// As rmdir(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
-    if !may_write_name("rmdir", libc::AT_FDCWD, path) {
-        return -1;
-    }
-    call_real!(real::RMDIR, PathFn, -1, (path))
+    on_name("rmdir", libc::AT_FDCWD, path, NAME, |p| call_real!(real::RMDIR, PathFn, -1, (p)))
 }
 
 /// # Safety
 /// As mkdir(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mkdir(path: *const c_char, mode: libc::mode_t) -> c_int {
-    if !may_write_name("mkdir", libc::AT_FDCWD, path) {
-        return -1;
-    }
-    call_real!(real::MKDIR, PathModeFn, -1, (path, mode))
+    on_name("mkdir", libc::AT_FDCWD, path, NAME, |p| call_real!(real::MKDIR, PathModeFn, -1, (p, mode)))
 }
 
 /// # Safety
 /// As mkdirat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: libc::mode_t) -> c_int {
-    if !may_write_name("mkdirat", dirfd, path) {
-        return -1;
-    }
-    call_real!(real::MKDIRAT, AtModeFn, -1, (dirfd, path, mode))
+    on_name("mkdirat", dirfd, path, NAME, |p| call_real!(real::MKDIRAT, AtModeFn, -1, (dirfd, p, mode)))
 }
 
 /// # Safety
 /// As rename(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int {
-    if !may_write_name("rename", libc::AT_FDCWD, old) || !may_write_name("rename", libc::AT_FDCWD, new) {
-        return -1;
-    }
-    call_real!(real::RENAME, RenameFn, -1, (old, new))
+    on_two_names("rename", (libc::AT_FDCWD, old, NAME), (libc::AT_FDCWD, new, NAME), |o, n| {
+        call_real!(real::RENAME, RenameFn, -1, (o, n))
+    })
 }
 
 /// # Safety
 /// As renameat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn renameat(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char) -> c_int {
-    if !may_write_name("renameat", olddir, old) || !may_write_name("renameat", newdir, new) {
-        return -1;
-    }
-    call_real!(real::RENAMEAT, RenameatFn, -1, (olddir, old, newdir, new))
+    on_two_names("renameat", (olddir, old, NAME), (newdir, new, NAME), |o, n| {
+        call_real!(real::RENAMEAT, RenameatFn, -1, (olddir, o, newdir, n))
+    })
 }
 
 /// # Safety
@@ -394,10 +468,9 @@ pub unsafe extern "C" fn renameat2(
     new: *const c_char,
     flags: c_uint,
 ) -> c_int {
-    if !may_write_name("renameat2", olddir, old) || !may_write_name("renameat2", newdir, new) {
-        return -1;
-    }
-    call_real!(real::RENAMEAT2, Renameat2Fn, -1, (olddir, old, newdir, new, flags))
+    on_two_names("renameat2", (olddir, old, NAME), (newdir, new, NAME), |o, n| {
+        call_real!(real::RENAMEAT2, Renameat2Fn, -1, (olddir, o, newdir, n, flags))
+    })
 }
 
 type LinkFn = unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
@@ -405,19 +478,25 @@ type LinkatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char,
 type SymlinkatFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char) -> c_int;
 type TruncateFn = unsafe extern "C" fn(*const c_char, libc::off_t) -> c_int;
 
-/// A hard link gives the file a second name, which would otherwise let an
-/// allowed directory reach a denied file: both names need `w`.
-///
+/// A hard link gives a file a second name, in a directory of the caller's
+/// choosing, where the file's own rules no longer apply: its source must
+/// be readable and writable where it really is (the object behind a link
+/// when the call follows one), the new name writable.
+const LINK_SOURCE: Need = Need { access: rampart_policy::Access::RW, follow_last: false };
+
 /// # Safety
-/// As link(2).
+/// As link(2) (which does not follow a link in `old` on Linux).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn link(old: *const c_char, new: *const c_char) -> c_int {
-    if !may_write_name("link", libc::AT_FDCWD, old) || !may_write_name("link", libc::AT_FDCWD, new) {
-        return -1;
-    }
-    call_real!(real::LINK, LinkFn, -1, (old, new))
+    on_two_names("link", (libc::AT_FDCWD, old, LINK_SOURCE), (libc::AT_FDCWD, new, NAME), |o, n| {
+        call_real!(real::LINK, LinkFn, -1, (o, n))
+    })
 }
 
+/// `AT_SYMLINK_FOLLOW` (Python's `os.link` passes it) links the file a
+/// symlink names, so that file is the source decided on; `AT_EMPTY_PATH`
+/// with an empty `old` links the file open on `olddir`.
+///
 /// # Safety
 /// As linkat(2).
 #[unsafe(no_mangle)]
@@ -428,10 +507,24 @@ pub unsafe extern "C" fn linkat(
     new: *const c_char,
     flags: c_int,
 ) -> c_int {
-    if !may_write_name("linkat", olddir, old) || !may_write_name("linkat", newdir, new) {
-        return -1;
+    let real_linkat = |o: *const c_char, n: *const c_char| call_real!(real::LINKAT, LinkatFn, -1, (olddir, o, newdir, n, flags));
+    let source = Need { follow_last: flags & libc::AT_SYMLINK_FOLLOW != 0, ..LINK_SOURCE };
+    // SAFETY: old is null or a C string (linkat's contract); one byte read.
+    let empty_old = !old.is_null() && unsafe { *old } == 0;
+    if flags & libc::AT_EMPTY_PATH != 0 && empty_old {
+        // The file behind the descriptor, as the kernel names it.
+        if let Some(st) = state::checked() {
+            let saved = sys::errno();
+            let mut fd_link = rampart_decide::text::StackText::<32>::new();
+            let _ = std::fmt::Write::write_fmt(&mut fd_link, format_args!("/proc/self/fd/{olddir}"));
+            if let Outcome::Deny(e) = file::check_path(st, "linkat", libc::AT_FDCWD, fd_link.as_bytes(), source.access, true) {
+                return fail(e);
+            }
+            sys::set_errno(saved);
+        }
+        return on_name("linkat", newdir, new, NAME, |n| real_linkat(old, n));
     }
-    call_real!(real::LINKAT, LinkatFn, -1, (olddir, old, newdir, new, flags))
+    on_two_names("linkat", (olddir, old, source), (newdir, new, NAME), real_linkat)
 }
 
 /// A symlink's target is checked whenever it is followed; creating one
@@ -441,38 +534,29 @@ pub unsafe extern "C" fn linkat(
 /// As symlink(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn symlink(target: *const c_char, name: *const c_char) -> c_int {
-    if !may_write_name("symlink", libc::AT_FDCWD, name) {
-        return -1;
-    }
-    call_real!(real::SYMLINK, LinkFn, -1, (target, name))
+    on_name("symlink", libc::AT_FDCWD, name, NAME, |n| call_real!(real::SYMLINK, LinkFn, -1, (target, n)))
 }
 
 /// # Safety
 /// As symlinkat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn symlinkat(target: *const c_char, dirfd: c_int, name: *const c_char) -> c_int {
-    if !may_write_name("symlinkat", dirfd, name) {
-        return -1;
-    }
-    call_real!(real::SYMLINKAT, SymlinkatFn, -1, (target, dirfd, name))
+    on_name("symlinkat", dirfd, name, NAME, |n| call_real!(real::SYMLINKAT, SymlinkatFn, -1, (target, dirfd, n)))
 }
+
+/// `truncate` writes the file it names, following links.
+const TRUNCATED: Need = Need { access: rampart_policy::Access::W, follow_last: true };
 
 /// # Safety
 /// As truncate(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn truncate(path: *const c_char, len: libc::off_t) -> c_int {
-    if !may_write("truncate", libc::AT_FDCWD, path, true) {
-        return -1;
-    }
-    call_real!(real::TRUNCATE, TruncateFn, -1, (path, len))
+    on_name("truncate", libc::AT_FDCWD, path, TRUNCATED, |p| call_real!(real::TRUNCATE, TruncateFn, -1, (p, len)))
 }
 
 /// # Safety
 /// As truncate64(2) (the same as truncate on 64-bit Linux).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn truncate64(path: *const c_char, len: libc::off_t) -> c_int {
-    if !may_write("truncate64", libc::AT_FDCWD, path, true) {
-        return -1;
-    }
-    call_real!(real::TRUNCATE64, TruncateFn, -1, (path, len))
+    on_name("truncate64", libc::AT_FDCWD, path, TRUNCATED, |p| call_real!(real::TRUNCATE64, TruncateFn, -1, (p, len)))
 }

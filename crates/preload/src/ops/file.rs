@@ -10,9 +10,11 @@
 use std::ffi::{c_char, c_int, c_uint};
 
 use rampart_decide::flags::{O_CREAT, O_EXCL, O_NOFOLLOW, open_access};
-use rampart_decide::paths::{PathBuf, ResolveError, Resolved, is_normal, resolve, resolve_from};
+use rampart_decide::paths::{PathBuf, ResolveError, Resolved, directory_spelling, is_normal, resolve, resolve_from};
 use rampart_policy::{Access, Category, PATH_MAX, Verdict};
 
+use crate::capture::CapturedPath;
+use crate::ops::{Outcome, settle};
 use crate::report::{self, Activity};
 use crate::state::State;
 use crate::sys::{self, RealLinks};
@@ -20,11 +22,9 @@ use crate::sys::{self, RealLinks};
 /// How many times a link swapped in between check and open is retried.
 const SWAP_RETRIES: usize = 3;
 
-/// The outcome of deciding on a path.
-pub enum Decision {
-    Allow,
-    Deny,
-}
+/// Why an empty path is passed on unchecked: the kernel fails it with
+/// `ENOENT` (joined to the cwd it would wrongly name the cwd itself).
+const EMPTY_PATH: &str = "empty path: the kernel fails it (ENOENT)";
 
 /// Joins `path` to the cwd or `dirfd`'s path (when relative) and
 /// normalises it into `out`. `false` when that cannot be known (a bad
@@ -45,18 +45,26 @@ pub fn absolute(dirfd: c_int, path: &[u8], out: &mut PathBuf) -> Result<bool, ()
 
 /// An open that decides first, then opens through `real(dirfd, path,
 /// flags, mode)` or `openat2`. Returns the fd, or -1 with errno.
+///
+/// Decided on, and opened, is the caller's path as captured once: the
+/// caller's buffer is never read again, so a thread that rewrites it after
+/// the check changes nothing.
 pub fn open(
     st: &State,
     op: &'static str,
     dirfd: c_int,
-    path: *const c_char,
+    captured: &CapturedPath,
     flags: c_int,
     mode: c_uint,
     real: impl Fn(c_int, *const c_char, c_int, c_uint) -> c_int,
 ) -> c_int {
     let saved = sys::errno();
-    // SAFETY: path is non-null (checked by the hook) and NUL-terminated.
-    let bytes = unsafe { sys::c_bytes(path) };
+    let bytes = captured.as_bytes();
+    let path = captured.as_ptr();
+    if bytes.is_empty() {
+        // EMPTY_PATH: the kernel's ENOENT, not an open of the cwd.
+        return real(dirfd, path, flags, mode);
+    }
     // The SDK channel: a question to the library, never a file.
     if let Some(query) = rampart_decide::api::sdk_query(bytes) {
         return crate::ops::api::sdk_open(st, op, query);
@@ -137,9 +145,10 @@ pub fn open(
         // Most paths are short: a small buffer is cheaper to set up.
         let mut link = [0u8; 512];
         if let Some(n) = sys::fd_path(fd, &mut link) {
-            if let Decision::Deny = decide(st, op, link.get(..n).unwrap_or(&[]), access) {
+            if let Outcome::Deny(e) = decide(st, op, link.get(..n).unwrap_or(&[]), access) {
                 // SAFETY: fd was just opened here and is not the caller's yet.
                 unsafe { libc::close(fd) };
+                sys::set_errno(e);
                 return -1;
             }
             sys::set_errno(saved);
@@ -162,7 +171,8 @@ pub fn open(
                 return unknown(st, op, bytes, access, || real(dirfd, path, flags, mode));
             }
         };
-        if let Decision::Deny = decide(st, op, real_path.as_bytes(), access) {
+        if let Outcome::Deny(e) = decide(st, op, real_path.as_bytes(), access) {
+            sys::set_errno(e);
             return -1;
         }
         // Through /proc/self to an ordinary path (`/proc/self/root/...`,
@@ -173,24 +183,41 @@ pub fn open(
             k => k,
         };
         let fd = match kind {
-            Resolved::Real if sys::has_openat2() && follow_last => {
-                match sys::open_no_symlinks(libc::AT_FDCWD, real_path.with_nul().as_ptr().cast(), flags, mode) {
+            // No link on the way (the spelling was only denied, or this is
+            // profile mode): the caller's own path, links refused, is the
+            // object decided on — and the kernel reads its trailing `/`,
+            // `.` and `..` (over missing or non-directory components) as
+            // the caller meant them.
+            Resolved::Real if sys::has_openat2() && is_lexical(dirfd, bytes, &real_path) => {
+                match sys::open_no_symlinks(dirfd, path, flags, mode) {
                     Ok(fd) => fd,
-                    // Swapped for a link since it was resolved: again.
+                    // A link appeared since it was resolved: again.
                     Err(libc::ELOOP) => continue,
-                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => {
-                        real(libc::AT_FDCWD, real_path.with_nul().as_ptr().cast(), flags, mode)
-                    }
+                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => open_resolved(&real_path, bytes, flags, mode, &real),
                     Err(e) => {
                         sys::set_errno(e);
                         return -1;
                     }
                 }
             }
-            Resolved::Real => real(libc::AT_FDCWD, real_path.with_nul().as_ptr().cast(), flags, mode),
+            Resolved::Real if sys::has_openat2() && follow_last => {
+                let mut spelled = [0u8; PATH_MAX + 2];
+                let target = kernel_spelling(&real_path, bytes, &mut spelled);
+                match sys::open_no_symlinks(libc::AT_FDCWD, target.as_ptr().cast(), flags, mode) {
+                    Ok(fd) => fd,
+                    // Swapped for a link since it was resolved: again.
+                    Err(libc::ELOOP) => continue,
+                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => open_resolved(&real_path, bytes, flags, mode, &real),
+                    Err(e) => {
+                        sys::set_errno(e);
+                        return -1;
+                    }
+                }
+            }
+            Resolved::Real => open_resolved(&real_path, bytes, flags, mode, &real),
             // Objects only the kernel's links reach (/proc/self/..., a pipe
             // behind /proc/*/fd/N): not swappable by anyone, opened through
-            // the caller's own path.
+            // the caller's own path (our copy of it).
             Resolved::ProcSelf | Resolved::Magic => real(dirfd, path, flags, mode),
         };
         if fd >= 0 {
@@ -202,33 +229,50 @@ pub fn open(
     -1
 }
 
-/// Checks `path` (resolved) for `access` and writes the line the verdict
-/// calls for; `Deny` has set errno to `EACCES`. A path too long to be
-/// absolute within PATH_MAX is never allowed by a rule, so it lands here as
-/// it is and is treated as not allowed.
-pub fn decide(st: &State, op: &'static str, path: &[u8], access: Access) -> Decision {
+/// Whether resolving `path` from `dirfd` met no link: the resolved path
+/// is the lexical one.
+fn is_lexical(dirfd: c_int, path: &[u8], resolved: &PathBuf) -> bool {
+    let mut lexical = PathBuf::new();
+    absolute(dirfd, path, &mut lexical) == Ok(true) && lexical.as_bytes() == resolved.as_bytes()
+}
+
+/// Opens the resolved path through the plain real call, spelled so that
+/// it names a directory whenever the caller's path did.
+fn open_resolved(
+    resolved: &PathBuf,
+    caller: &[u8],
+    flags: c_int,
+    mode: c_uint,
+    real: &impl Fn(c_int, *const c_char, c_int, c_uint) -> c_int,
+) -> c_int {
+    let mut spelled = [0u8; PATH_MAX + 2];
+    let target = kernel_spelling(resolved, caller, &mut spelled);
+    real(libc::AT_FDCWD, target.as_ptr().cast(), flags, mode)
+}
+
+/// The resolved path as the kernel must be given it (NUL-terminated):
+/// with a trailing `/` when the caller's path names a directory, so that
+/// `O_CREAT` of `dir/missing/` fails as it would have instead of creating
+/// a file.
+fn kernel_spelling<'a>(resolved: &'a PathBuf, caller: &[u8], buf: &'a mut [u8; PATH_MAX + 2]) -> &'a [u8] {
+    match directory_spelling(resolved.as_bytes(), caller, buf) {
+        Some(n) => buf.get(..n).unwrap_or(resolved.with_nul()),
+        None => resolved.with_nul(),
+    }
+}
+
+/// Checks `path` (resolved) for `access`: the line the verdict calls for,
+/// and the outcome. A path too long to be absolute within PATH_MAX is
+/// never allowed by a rule, so it lands here as it is and is treated as
+/// not allowed.
+pub fn decide(st: &State, op: &'static str, path: &[u8], access: Access) -> Outcome {
     if let Some(root) = &st.layer_root
         && rampart_decide::layer::is_shim_path(root, path)
     {
-        if access == Access::R {
-            return Decision::Allow;
-        }
-        sys::set_errno(libc::EACCES);
-        return Decision::Deny;
+        return if access == Access::R { Outcome::Allow } else { Outcome::Deny(libc::EACCES) };
     }
     let allowed = st.matcher().allows_file(path, access);
-    let v = st.verdict(Category::File, allowed);
-    report::verdict(
-        st,
-        v,
-        &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None, api: None },
-    );
-    if v == Verdict::Block {
-        sys::set_errno(libc::EACCES);
-        Decision::Deny
-    } else {
-        Decision::Allow
-    }
+    settle(st, allowed, &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None, api: None })
 }
 
 /// Decides on a path without opening it (freopen, and calls that act on a
@@ -240,11 +284,14 @@ pub fn check_path(
     path: &[u8],
     access: Access,
     follow_last: bool,
-) -> Decision {
+) -> Outcome {
+    if path.is_empty() {
+        return Outcome::Pass(EMPTY_PATH);
+    }
     let mut abs = PathBuf::new();
     match absolute(dirfd, path, &mut abs) {
         Ok(true) => {}
-        Ok(false) => return Decision::Allow,
+        Ok(false) => return Outcome::Pass("a bad dirfd: the kernel fails the call (EBADF/ENOTDIR)"),
         Err(()) => return decide(st, op, path, access),
     }
     let mut real_path = PathBuf::new();
@@ -293,8 +340,11 @@ fn filled<'a>(slot: &'a mut Option<PathBuf>, bytes: &[u8]) -> &'a PathBuf {
 /// -1/EACCES when blocked, else the real call.
 fn unknown(st: &State, op: &'static str, bytes: &[u8], access: Access, real: impl FnOnce() -> c_int) -> c_int {
     match decide(st, op, bytes, access) {
-        Decision::Deny => -1,
-        Decision::Allow => real(),
+        Outcome::Deny(e) => {
+            sys::set_errno(e);
+            -1
+        }
+        Outcome::Allow | Outcome::Pass(_) => real(),
     }
 }
 
