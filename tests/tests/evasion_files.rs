@@ -53,7 +53,12 @@ fn open_path_flipped_by_another_thread() {
     let (a, prog) = race_arena("race-open");
     let (allowed, secret) = (a.sb.path("allowed/data.txt"), a.secret());
     for mode in ["open", "fopen"] {
-        let t = a.attempt(&format!("race-{mode}"), prog.clone(), "", &[mode, &allowed, &secret, SECRET_DATA.trim(), RACE_SECS]);
+        let t = a.attempt(
+            &format!("race-{mode}"),
+            prog.clone(),
+            "",
+            &[mode, &allowed, &secret, SECRET_DATA.trim(), RACE_SECS],
+        );
         t.assert_blocked();
         assert!(t.guarded.stdout.contains("tries "), "{mode}: the race did not run\n{:#?}", t.guarded);
     }
@@ -105,16 +110,16 @@ fn classic_paths_to_the_secret() {
     let a = Arena::new("classics");
     let attempts: &[(&str, &str)] = &[
         ("symlink", "hit(open('link').read())"),
-        ("dirfd", "d = os.open(E['EV_ROOT'], os.O_RDONLY)\nhit(os.read(os.open('secret/x', os.O_RDONLY, dir_fd=d), 100))"),
+        (
+            "dirfd",
+            "d = os.open(E['EV_ROOT'], os.O_RDONLY)\nhit(os.read(os.open('secret/x', os.O_RDONLY, dir_fd=d), 100))",
+        ),
         ("dotdot", "hit(open('../secret/x').read())"),
         ("dotdot-after-link", "hit(open('secretdir/../secret/x').read())"),
         ("dir-symlink", "hit(open('secretdir/x').read())"),
         ("proc-self-root", "hit(open('/proc/self/root' + E['EV_SECRET']).read())"),
         ("proc-self-cwd", "hit(open('/proc/self/cwd/../secret/x').read())"),
-        (
-            "o-path-then-proc-fd",
-            "fd = os.open(E['EV_SECRET'], os.O_PATH)\nhit(open(f'/proc/self/fd/{fd}').read())",
-        ),
+        ("o-path-then-proc-fd", "fd = os.open(E['EV_SECRET'], os.O_PATH)\nhit(open(f'/proc/self/fd/{fd}').read())"),
         (
             "dir-fd-then-openat",
             "d = os.open('.', os.O_RDONLY | os.O_DIRECTORY)\nhit(os.read(os.open('secretdir/x', os.O_RDONLY, dir_fd=d), 100))",
@@ -150,7 +155,10 @@ fn classic_writes_where_no_rule_allows() {
             "os.unlink(E['EV_SECRET'])\nhit('unlinked')\nopen(E['EV_SECRET'], 'w').write(E['EV_SECRET_DATA'])",
         ),
         ("mkdir-in-secret", "p = E['EV_ROOT'] + f'/secret/d{os.getpid()}'\nos.mkdir(p)\nhit('mkdir')\nos.rmdir(p)"),
-        ("symlink-in-secret", "p = E['EV_ROOT'] + f'/secret/l{os.getpid()}'\nos.symlink('/', p)\nhit('symlink')\nos.unlink(p)"),
+        (
+            "symlink-in-secret",
+            "p = E['EV_ROOT'] + f'/secret/l{os.getpid()}'\nos.symlink('/', p)\nhit('symlink')\nos.unlink(p)",
+        ),
     ];
     for (name, body) in attempts {
         python(&a, name, body).assert_blocked();

@@ -243,7 +243,11 @@ fn in_namespace(a: &Arena, name: &str, code: &str) -> Tries {
         }
         let (_, out) = output_with_timeout(&mut cmd, TIMEOUT);
         let o = outcome(out);
-        assert_eq!(o.code, Some(0), "{name} (guarded: {guarded}): the namespace or the code failed (root, unshare and ip are needed)\n{o:#?}");
+        assert_eq!(
+            o.code,
+            Some(0),
+            "{name} (guarded: {guarded}): the namespace or the code failed (root, unshare and ip are needed)\n{o:#?}"
+        );
         o
     };
     let bare = run(false);
@@ -269,7 +273,10 @@ fn search_list_attack(prep: &str, lookup: &str) -> String {
 fn the_search_list_cannot_answer_for_a_name_rule() {
     let mut a = Arena::new("row4");
     a.network.push(format!("good.test:{NAMED_PORT}"));
-    let code = search_list_attack("os.environ['LOCALDOMAIN'] = 'evil.test'\nos.environ['RES_OPTIONS'] = 'ndots:9'", "'good.test'");
+    let code = search_list_attack(
+        "os.environ['LOCALDOMAIN'] = 'evil.test'\nos.environ['RES_OPTIONS'] = 'ndots:9'",
+        "'good.test'",
+    );
     let t = in_namespace(&a, "row4-localdomain", &code);
     t.assert_blocked();
     assert!(t.bare.stdout.contains("resolved ['127.0.0.3']"), "the search list answered bare\n{t:#?}");
@@ -285,7 +292,8 @@ fn the_search_list_cannot_answer_for_a_name_rule() {
 fn hostaliases_cannot_answer_for_a_name_rule() {
     let mut a = Arena::new("row4-aliases");
     a.network.push(format!("good:{NAMED_PORT}"));
-    let prep = "open('aliases', 'w').write('good good.evil.test\\n')\nos.environ['HOSTALIASES'] = os.path.abspath('aliases')";
+    let prep =
+        "open('aliases', 'w').write('good good.evil.test\\n')\nos.environ['HOSTALIASES'] = os.path.abspath('aliases')";
     let t = in_namespace(&a, "row4-hostaliases", &search_list_attack(prep, "'good'"));
     t.assert_blocked();
 }

@@ -30,14 +30,15 @@ type FdopenFn = unsafe extern "C" fn(c_int, *const c_char) -> *mut FILE;
 type OpendirFn = unsafe extern "C" fn(*const c_char) -> *mut DIR;
 type FdopendirFn = unsafe extern "C" fn(c_int) -> *mut DIR;
 
-/// The caller's path copied into our memory, or the errno the kernel
-/// gives a path that long.
+/// Copies the caller's path into `copy` (in place: see
+/// [`CapturedPath::empty`]), or gives the errno the kernel gives a path
+/// that long.
 ///
 /// # Safety
 /// `path` is non-null and NUL-terminated (the call's contract).
-unsafe fn capture(path: *const c_char) -> Result<CapturedPath, c_int> {
+unsafe fn capture(path: *const c_char, copy: &mut CapturedPath) -> Result<(), c_int> {
     // SAFETY: the caller's contract.
-    unsafe { CapturedPath::capture(path) }.map_err(|_| libc::ENAMETOOLONG)
+    unsafe { copy.fill(path) }.map_err(|_| libc::ENAMETOOLONG)
 }
 
 /// -1 with `e` in errno.
@@ -58,9 +59,10 @@ fn checked_open(
 ) -> c_int {
     match state::checked() {
         Some(st) if !path.is_null() => {
+            let mut copy = CapturedPath::empty();
             // SAFETY: non-null, and a C string by the call's contract.
-            match unsafe { capture(path) } {
-                Ok(copy) => file::open(st, op, dirfd, &copy, flags, mode, real),
+            match unsafe { capture(path, &mut copy) } {
+                Ok(()) => file::open(st, op, dirfd, &copy, flags, mode, real),
                 Err(e) => fail(e),
             }
         }
@@ -186,13 +188,12 @@ fn fopen_like(op: &'static str, real: &'static Real, path: *const c_char, mode: 
     let Some(flags) = fopen_flags(unsafe { sys::c_bytes(mode) }) else {
         return call_real!(real, FopenFn, std::ptr::null_mut(), (path, mode));
     };
+    let mut copy = CapturedPath::empty();
     // SAFETY: non-null, and a C string by fopen's contract.
-    let fd = match unsafe { capture(path) } {
-        Ok(copy) => {
-            file::open(st, op, libc::AT_FDCWD, &copy, flags, 0o666, |_d, p, f, m| {
-                call_real!(real::OPEN64, OpenFn, -1, (p, f, m))
-            })
-        }
+    let fd = match unsafe { capture(path, &mut copy) } {
+        Ok(()) => file::open(st, op, libc::AT_FDCWD, &copy, flags, 0o666, |_d, p, f, m| {
+            call_real!(real::OPEN64, OpenFn, -1, (p, f, m))
+        }),
         Err(e) => fail(e),
     };
     stream_on(fd, |fd| call_real!(real::FDOPEN, FdopenFn, std::ptr::null_mut(), (fd, mode)))
@@ -270,11 +271,11 @@ fn freopen_like(
         }
         return plain(path);
     }
+    let mut copy = CapturedPath::empty();
     // SAFETY: non-null, and a C string by freopen's contract.
-    let copy = match unsafe { capture(path) } {
-        Ok(copy) => copy,
-        Err(e) => return refuse(e),
-    };
+    if let Err(e) = unsafe { capture(path, &mut copy) } {
+        return refuse(e);
+    }
     if let Some(query) = rampart_decide::api::sdk_query(copy.as_bytes()) {
         // As a failed freopen, with the channel's answer in errno.
         if !stream.is_null() {
@@ -343,23 +344,22 @@ struct Need {
 /// (unlink removes a link, not its target), the directories on the way are.
 const NAME: Need = Need { access: rampart_policy::Access::W, follow_last: false };
 
-/// Captures `path` and decides on the copy; `Ok(copy)` when the call may go
-/// ahead on it, `Err(errno)` when it must fail.
+/// Captures `path` into `copy` and decides on it; `Ok` when the call may
+/// go ahead on the copy, `Err(errno)` when it must fail.
 ///
 /// # Safety
 /// `path` is non-null and NUL-terminated.
 unsafe fn checked_name(
     st: &state::State,
     op: &'static str,
-    dirfd: c_int,
-    path: *const c_char,
-    need: Need,
-) -> Result<CapturedPath, c_int> {
+    (dirfd, path, need): (c_int, *const c_char, Need),
+    copy: &mut CapturedPath,
+) -> Result<(), c_int> {
     // SAFETY: the caller's contract.
-    let copy = unsafe { capture(path) }?;
+    unsafe { capture(path, copy) }?;
     match file::check_path(st, op, dirfd, copy.as_bytes(), need.access, need.follow_last) {
         Outcome::Deny(e) => Err(e),
-        Outcome::Allow | Outcome::Pass(_) => Ok(copy),
+        Outcome::Allow | Outcome::Pass(_) => Ok(()),
     }
 }
 
@@ -373,9 +373,10 @@ fn on_name(
 ) -> c_int {
     let Some(st) = state::checked().filter(|_| !path.is_null()) else { return call(path) };
     let saved = sys::errno();
+    let mut copy = CapturedPath::empty();
     // SAFETY: non-null, and a C string by the call's contract.
-    match unsafe { checked_name(st, op, dirfd, path, need) } {
-        Ok(copy) => {
+    match unsafe { checked_name(st, op, (dirfd, path, need), &mut copy) } {
+        Ok(()) => {
             sys::set_errno(saved);
             call(copy.as_ptr())
         }
@@ -388,20 +389,22 @@ fn on_name(
 /// (the kernel's `EFAULT`).
 fn on_two_names(
     op: &'static str,
-    (olddir, old, old_need): (c_int, *const c_char, Need),
-    (newdir, new, new_need): (c_int, *const c_char, Need),
+    old: (c_int, *const c_char, Need),
+    new: (c_int, *const c_char, Need),
     call: impl FnOnce(*const c_char, *const c_char) -> c_int,
 ) -> c_int {
-    let Some(st) = state::checked().filter(|_| !old.is_null() && !new.is_null()) else { return call(old, new) };
+    let Some(st) = state::checked().filter(|_| !old.1.is_null() && !new.1.is_null()) else { return call(old.1, new.1) };
     let saved = sys::errno();
+    let (mut old_copy, mut new_copy) = (CapturedPath::empty(), CapturedPath::empty());
     // SAFETY: both non-null, and C strings by the call's contract.
-    let copies = unsafe { (checked_name(st, op, olddir, old, old_need), checked_name(st, op, newdir, new, new_need)) };
-    match copies {
-        (Ok(old), Ok(new)) => {
+    let decided =
+        unsafe { checked_name(st, op, old, &mut old_copy).and_then(|()| checked_name(st, op, new, &mut new_copy)) };
+    match decided {
+        Ok(()) => {
             sys::set_errno(saved);
-            call(old.as_ptr(), new.as_ptr())
+            call(old_copy.as_ptr(), new_copy.as_ptr())
         }
-        (Err(e), _) | (_, Err(e)) => fail(e),
+        Err(e) => fail(e),
     }
 }
 
@@ -507,7 +510,8 @@ pub unsafe extern "C" fn linkat(
     new: *const c_char,
     flags: c_int,
 ) -> c_int {
-    let real_linkat = |o: *const c_char, n: *const c_char| call_real!(real::LINKAT, LinkatFn, -1, (olddir, o, newdir, n, flags));
+    let real_linkat =
+        |o: *const c_char, n: *const c_char| call_real!(real::LINKAT, LinkatFn, -1, (olddir, o, newdir, n, flags));
     let source = Need { follow_last: flags & libc::AT_SYMLINK_FOLLOW != 0, ..LINK_SOURCE };
     // SAFETY: old is null or a C string (linkat's contract); one byte read.
     let empty_old = !old.is_null() && unsafe { *old } == 0;
@@ -517,7 +521,9 @@ pub unsafe extern "C" fn linkat(
             let saved = sys::errno();
             let mut fd_link = rampart_decide::text::StackText::<32>::new();
             let _ = std::fmt::Write::write_fmt(&mut fd_link, format_args!("/proc/self/fd/{olddir}"));
-            if let Outcome::Deny(e) = file::check_path(st, "linkat", libc::AT_FDCWD, fd_link.as_bytes(), source.access, true) {
+            if let Outcome::Deny(e) =
+                file::check_path(st, "linkat", libc::AT_FDCWD, fd_link.as_bytes(), source.access, true)
+            {
                 return fail(e);
             }
             sys::set_errno(saved);

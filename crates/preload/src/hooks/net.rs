@@ -76,7 +76,9 @@ pub unsafe extern "C" fn sendto(
     addr: *const libc::sockaddr,
     len: libc::socklen_t,
 ) -> isize {
-    let real = |a: *const libc::sockaddr, l: libc::socklen_t| call_real!(real::SENDTO, SendtoFn, -1, (fd, buf, n, flags, a, l));
+    let real = |a: *const libc::sockaddr, l: libc::socklen_t| {
+        call_real!(real::SENDTO, SendtoFn, -1, (fd, buf, n, flags, a, l))
+    };
     let Some(st) = state::checked().filter(|_| !addr.is_null()) else { return real(addr, len) };
     // SAFETY: non-null and readable for len bytes (sendto's contract).
     match unsafe { checked_addr(st, "sendto", fd, addr, len, Use::Send) } {
@@ -101,7 +103,12 @@ impl CapturedMsg {
     /// # Safety
     /// `msg` is a valid `msghdr` whose `msg_name`, when non-null, is
     /// readable for `msg_namelen` bytes.
-    unsafe fn capture(st: &state::State, op: &'static str, fd: c_int, msg: *const libc::msghdr) -> Result<CapturedMsg, c_int> {
+    unsafe fn capture(
+        st: &state::State,
+        op: &'static str,
+        fd: c_int,
+        msg: *const libc::msghdr,
+    ) -> Result<CapturedMsg, c_int> {
         // SAFETY: the caller's contract; read once.
         let hdr = unsafe { msg.read_volatile() };
         // The kernel takes a zero length as no destination, whatever the
@@ -227,7 +234,8 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const libc::addrinfo,
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
-    let real = |n: *const c_char| call_real!(real::GETADDRINFO, GetaddrinfoFn, libc::EAI_SYSTEM, (n, service, hints, res));
+    let real =
+        |n: *const c_char| call_real!(real::GETADDRINFO, GetaddrinfoFn, libc::EAI_SYSTEM, (n, service, hints, res));
     if node.is_null() || res.is_null() || state::checked().is_none() {
         return real(node);
     }

@@ -193,7 +193,9 @@ pub fn open(
                     Ok(fd) => fd,
                     // A link appeared since it was resolved: again.
                     Err(libc::ELOOP) => continue,
-                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => open_resolved(&real_path, bytes, flags, mode, &real),
+                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => {
+                        open_resolved(&real_path, bytes, flags, mode, &real)
+                    }
                     Err(e) => {
                         sys::set_errno(e);
                         return -1;
@@ -207,7 +209,9 @@ pub fn open(
                     Ok(fd) => fd,
                     // Swapped for a link since it was resolved: again.
                     Err(libc::ELOOP) => continue,
-                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => open_resolved(&real_path, bytes, flags, mode, &real),
+                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => {
+                        open_resolved(&real_path, bytes, flags, mode, &real)
+                    }
                     Err(e) => {
                         sys::set_errno(e);
                         return -1;
@@ -272,7 +276,11 @@ pub fn decide(st: &State, op: &'static str, path: &[u8], access: Access) -> Outc
         return if access == Access::R { Outcome::Allow } else { Outcome::Deny(libc::EACCES) };
     }
     let allowed = st.matcher().allows_file(path, access);
-    settle(st, allowed, &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None, api: None })
+    settle(
+        st,
+        allowed,
+        &Activity { cat: Category::File, op, target: path, access: Some(access), argv: None, api: None },
+    )
 }
 
 /// Decides on a path without opening it (freopen, and calls that act on a
