@@ -64,6 +64,25 @@ fn open_path_flipped_by_another_thread() {
     }
 }
 
+/// The same race on the directories of a name: a symlink on the way
+/// swapped between an allowed directory and the secret's while `link` or
+/// `rename` runs (the call is made on the directory pinned when it was
+/// decided, so the swap cannot redirect it).
+#[test]
+fn directory_link_swapped_under_link_and_rename() {
+    for mode in ["link-swap", "rename-swap"] {
+        let (a, prog) = race_arena(mode);
+        let t = a.attempt(&format!("race-{mode}"), prog, "", &[mode, SECRET_DATA.trim(), RACE_SECS]);
+        t.assert_blocked();
+        assert!(t.guarded.stdout.contains("tries "), "{mode}: the race did not run\n{:#?}", t.guarded);
+        assert_eq!(
+            std::fs::read_to_string(a.secret()).ok().as_deref(),
+            Some(SECRET_DATA),
+            "{mode}: the secret stayed where it was"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Row 5: a hard link, made through a symlink, to the denied file.
 

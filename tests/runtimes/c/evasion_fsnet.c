@@ -8,6 +8,14 @@
  *   evasion_fsnet open|fopen ALLOWED_PATH DENIED_PATH SECRET_DATA SECONDS
  *   evasion_fsnet connect ALLOWED_TCP_PORT SECONDS
  *   evasion_fsnet sendto|sendmsg|sendmsg-name|sendmmsg ALLOWED_UDP_PORT SECONDS
+ *   evasion_fsnet link-swap|rename-swap SECRET_DATA SECONDS
+ *
+ * The -swap modes race a directory link instead of a buffer: in the
+ * current directory (writable), `d` is a symlink swapped (rename of a fresh
+ * link over it) between `real` (a writable directory with a file `x`) and
+ * `../secret`, while the main thread links or renames `d/x` to `got`: a
+ * hook that checks the path, then lets the kernel walk it again, links or
+ * moves the secret.
  *
  * The denied peer is the program's own listener (or UDP socket) on an
  * ephemeral loopback port no rule allows, so what reached it is counted
@@ -24,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,11 +236,74 @@ static int udp(const char *how, int allowed_port, double secs) {
     return 0;
 }
 
+static void *link_swapper(void *arg) {
+    (void)arg;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        unlink("tA");
+        if (symlink("real", "tA") == 0) rename("tA", "d");
+        unlink("tB");
+        if (symlink("../secret", "tB") == 0) rename("tB", "d");
+    }
+    return NULL;
+}
+
+/* Whether the file at `path` starts with `secret`. */
+static int holds(const char *path, const char *secret) {
+    char got[256] = {0};
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, got, sizeof got - 1);
+    close(fd);
+    return n > 0 && strncmp(got, secret, strlen(secret)) == 0;
+}
+
+static int swaps(int use_rename, const char *secret, double secs) {
+    mkdir("real", 0755);
+    int fd = open("real/x", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, "allowed\n", 8) != 8) {
+        perror("real/x");
+        return 2;
+    }
+    close(fd);
+    unlink("d");
+    unlink("got");
+    if (symlink("real", "d") != 0) {
+        perror("symlink d");
+        return 2;
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, link_swapper, NULL);
+    long tries = 0, hits = 0;
+    double end = now() + secs;
+    while (now() < end) {
+        tries++;
+        if (use_rename) {
+            if (rename("d/x", "got") != 0) continue;
+            if (holds("got", secret)) {
+                hits++;
+                rename("got", "../secret/x");
+            } else {
+                rename("got", "real/x");
+            }
+        } else {
+            if (link("d/x", "got") != 0) continue;
+            if (holds("got", secret)) hits++;
+            unlink("got");
+        }
+    }
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    report(tries, hits);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 6 && (strcmp(argv[1], "open") == 0 || strcmp(argv[1], "fopen") == 0))
         return files(strcmp(argv[1], "fopen") == 0, argv[2], argv[3], argv[4], atof(argv[5]));
     if (argc == 4 && strcmp(argv[1], "connect") == 0) return tcp(atoi(argv[2]), atof(argv[3]));
+    if (argc == 4 && (strcmp(argv[1], "link-swap") == 0 || strcmp(argv[1], "rename-swap") == 0))
+        return swaps(strcmp(argv[1], "rename-swap") == 0, argv[2], atof(argv[3]));
     if (argc == 4) return udp(argv[1], atoi(argv[2]), atof(argv[3]));
     fprintf(stderr, "usage: see the comment at the top of evasion_fsnet.c\n");
     return 2;

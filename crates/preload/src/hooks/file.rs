@@ -14,7 +14,7 @@ use rampart_decide::flags::{O_CLOEXEC, O_DIRECTORY, O_RDONLY, fopen_flags};
 
 use crate::capture::CapturedPath;
 use crate::ops::Outcome;
-use crate::ops::file;
+use crate::ops::file::{self, NameTarget};
 use crate::real::{self, Real, call_real};
 use crate::state;
 use crate::sys;
@@ -344,121 +344,170 @@ struct Need {
 /// (unlink removes a link, not its target), the directories on the way are.
 const NAME: Need = Need { access: rampart_policy::Access::W, follow_last: false };
 
-/// Captures `path` into `copy` and decides on it; `Ok` when the call may
-/// go ahead on the copy, `Err(errno)` when it must fail.
+/// Captures `path` into `copy`, decides on it and pins what was decided
+/// on (see [`file::pin_name`]); `Err(errno)` when the call must fail.
 ///
 /// # Safety
 /// `path` is non-null and NUL-terminated.
-unsafe fn checked_name(
+unsafe fn pinned_name(
     st: &state::State,
     op: &'static str,
     (dirfd, path, need): (c_int, *const c_char, Need),
     copy: &mut CapturedPath,
-) -> Result<(), c_int> {
+) -> Result<NameTarget, c_int> {
     // SAFETY: the caller's contract.
     unsafe { capture(path, copy) }?;
-    match file::check_path(st, op, dirfd, copy.as_bytes(), need.access, need.follow_last) {
-        Outcome::Deny(e) => Err(e),
-        Outcome::Allow | Outcome::Pass(_) => Ok(()),
+    file::pin_name(st, op, dirfd, copy.as_bytes(), need.access, need.follow_last)
+}
+
+/// The `(dirfd, path)` a call on a name is made with: the pinned directory
+/// and last component, or the caller's dirfd and our copy of the path.
+fn at(target: &NameTarget, dirfd: c_int, copy: &CapturedPath) -> (c_int, *const c_char) {
+    match target {
+        NameTarget::Pinned(p) => (p.dir(), p.last()),
+        NameTarget::AsGiven(_) => (dirfd, copy.as_ptr()),
     }
 }
 
-/// A call on one name: decided on a copy of the path, performed on it.
+/// A call on one name, made as its `*at` form on what was decided:
+/// `call(dirfd, path)`. Without checks (the library's own calls, a null
+/// path) `plain` is called with the caller's arguments.
 fn on_name(
     op: &'static str,
-    dirfd: c_int,
-    path: *const c_char,
-    need: Need,
-    call: impl FnOnce(*const c_char) -> c_int,
+    (dirfd, path, need): (c_int, *const c_char, Need),
+    plain: impl FnOnce() -> c_int,
+    call: impl FnOnce(c_int, *const c_char) -> c_int,
 ) -> c_int {
-    let Some(st) = state::checked().filter(|_| !path.is_null()) else { return call(path) };
+    let Some(st) = state::checked().filter(|_| !path.is_null()) else { return plain() };
     let saved = sys::errno();
     let mut copy = CapturedPath::empty();
     // SAFETY: non-null, and a C string by the call's contract.
-    match unsafe { checked_name(st, op, (dirfd, path, need), &mut copy) } {
-        Ok(()) => {
+    match unsafe { pinned_name(st, op, (dirfd, path, need), &mut copy) } {
+        Ok(target) => {
             sys::set_errno(saved);
-            call(copy.as_ptr())
+            let (d, p) = at(&target, dirfd, &copy);
+            call(d, p)
         }
         Err(e) => fail(e),
     }
 }
 
-/// A call on two names (rename, link): both decided on copies, the call
-/// performed on the copies. A null path goes to the real call as it is
-/// (the kernel's `EFAULT`).
+/// A call on two names (rename, link), made as its `*at` form on what was
+/// decided for each: `call(olddir, old, newdir, new, old_pinned)`.
 fn on_two_names(
     op: &'static str,
     old: (c_int, *const c_char, Need),
     new: (c_int, *const c_char, Need),
-    call: impl FnOnce(*const c_char, *const c_char) -> c_int,
+    plain: impl FnOnce() -> c_int,
+    call: impl FnOnce(c_int, *const c_char, c_int, *const c_char, bool) -> c_int,
 ) -> c_int {
-    let Some(st) = state::checked().filter(|_| !old.1.is_null() && !new.1.is_null()) else { return call(old.1, new.1) };
+    let Some(st) = state::checked().filter(|_| !old.1.is_null() && !new.1.is_null()) else { return plain() };
     let saved = sys::errno();
     let (mut old_copy, mut new_copy) = (CapturedPath::empty(), CapturedPath::empty());
     // SAFETY: both non-null, and C strings by the call's contract.
-    let decided =
-        unsafe { checked_name(st, op, old, &mut old_copy).and_then(|()| checked_name(st, op, new, &mut new_copy)) };
-    match decided {
-        Ok(()) => {
-            sys::set_errno(saved);
-            call(old_copy.as_ptr(), new_copy.as_ptr())
-        }
-        Err(e) => fail(e),
-    }
+    let old_target = match unsafe { pinned_name(st, op, old, &mut old_copy) } {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    // SAFETY: as above.
+    let new_target = match unsafe { pinned_name(st, op, new, &mut new_copy) } {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    sys::set_errno(saved);
+    let (od, op_) = at(&old_target, old.0, &old_copy);
+    let (nd, np) = at(&new_target, new.0, &new_copy);
+    call(od, op_, nd, np, matches!(old_target, NameTarget::Pinned(_)))
+}
+
+type UnlinkatFn = AtFlagsFn;
+
+fn unlinkat_real(d: c_int, p: *const c_char, flags: c_int) -> c_int {
+    call_real!(real::UNLINKAT, UnlinkatFn, -1, (d, p, flags))
+}
+
+fn mkdirat_real(d: c_int, p: *const c_char, mode: libc::mode_t) -> c_int {
+    call_real!(real::MKDIRAT, AtModeFn, -1, (d, p, mode))
+}
+
+fn renameat_real(od: c_int, o: *const c_char, nd: c_int, n: *const c_char, _old_pinned: bool) -> c_int {
+    call_real!(real::RENAMEAT, RenameatFn, -1, (od, o, nd, n))
 }
 
 /// # Safety
 /// As unlink(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
-    on_name("unlink", libc::AT_FDCWD, path, NAME, |p| call_real!(real::UNLINK, PathFn, -1, (p)))
+    on_name(
+        "unlink",
+        (libc::AT_FDCWD, path, NAME),
+        || call_real!(real::UNLINK, PathFn, -1, (path)),
+        |d, p| unlinkat_real(d, p, 0),
+    )
 }
 
 /// # Safety
 /// As unlinkat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-    on_name("unlinkat", dirfd, path, NAME, |p| call_real!(real::UNLINKAT, AtFlagsFn, -1, (dirfd, p, flags)))
+    on_name("unlinkat", (dirfd, path, NAME), || unlinkat_real(dirfd, path, flags), |d, p| unlinkat_real(d, p, flags))
 }
 
 /// # Safety
 /// As rmdir(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
-    on_name("rmdir", libc::AT_FDCWD, path, NAME, |p| call_real!(real::RMDIR, PathFn, -1, (p)))
+    on_name(
+        "rmdir",
+        (libc::AT_FDCWD, path, NAME),
+        || call_real!(real::RMDIR, PathFn, -1, (path)),
+        |d, p| unlinkat_real(d, p, libc::AT_REMOVEDIR),
+    )
 }
 
 /// # Safety
 /// As mkdir(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mkdir(path: *const c_char, mode: libc::mode_t) -> c_int {
-    on_name("mkdir", libc::AT_FDCWD, path, NAME, |p| call_real!(real::MKDIR, PathModeFn, -1, (p, mode)))
+    on_name(
+        "mkdir",
+        (libc::AT_FDCWD, path, NAME),
+        || call_real!(real::MKDIR, PathModeFn, -1, (path, mode)),
+        |d, p| mkdirat_real(d, p, mode),
+    )
 }
 
 /// # Safety
 /// As mkdirat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: libc::mode_t) -> c_int {
-    on_name("mkdirat", dirfd, path, NAME, |p| call_real!(real::MKDIRAT, AtModeFn, -1, (dirfd, p, mode)))
+    on_name("mkdirat", (dirfd, path, NAME), || mkdirat_real(dirfd, path, mode), |d, p| mkdirat_real(d, p, mode))
 }
 
 /// # Safety
 /// As rename(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int {
-    on_two_names("rename", (libc::AT_FDCWD, old, NAME), (libc::AT_FDCWD, new, NAME), |o, n| {
-        call_real!(real::RENAME, RenameFn, -1, (o, n))
-    })
+    on_two_names(
+        "rename",
+        (libc::AT_FDCWD, old, NAME),
+        (libc::AT_FDCWD, new, NAME),
+        || call_real!(real::RENAME, RenameFn, -1, (old, new)),
+        renameat_real,
+    )
 }
 
 /// # Safety
 /// As renameat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn renameat(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char) -> c_int {
-    on_two_names("renameat", (olddir, old, NAME), (newdir, new, NAME), |o, n| {
-        call_real!(real::RENAMEAT, RenameatFn, -1, (olddir, o, newdir, n))
-    })
+    on_two_names(
+        "renameat",
+        (olddir, old, NAME),
+        (newdir, new, NAME),
+        || renameat_real(olddir, old, newdir, new, false),
+        renameat_real,
+    )
 }
 
 /// # Safety
@@ -471,15 +520,24 @@ pub unsafe extern "C" fn renameat2(
     new: *const c_char,
     flags: c_uint,
 ) -> c_int {
-    on_two_names("renameat2", (olddir, old, NAME), (newdir, new, NAME), |o, n| {
-        call_real!(real::RENAMEAT2, Renameat2Fn, -1, (olddir, o, newdir, n, flags))
-    })
+    let real2 = |od, o, nd, n, _| call_real!(real::RENAMEAT2, Renameat2Fn, -1, (od, o, nd, n, flags));
+    on_two_names(
+        "renameat2",
+        (olddir, old, NAME),
+        (newdir, new, NAME),
+        || real2(olddir, old, newdir, new, false),
+        real2,
+    )
 }
 
 type LinkFn = unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
 type LinkatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, c_int) -> c_int;
 type SymlinkatFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char) -> c_int;
 type TruncateFn = unsafe extern "C" fn(*const c_char, libc::off_t) -> c_int;
+
+fn linkat_real(od: c_int, o: *const c_char, nd: c_int, n: *const c_char, flags: c_int) -> c_int {
+    call_real!(real::LINKAT, LinkatFn, -1, (od, o, nd, n, flags))
+}
 
 /// A hard link gives a file a second name, in a directory of the caller's
 /// choosing, where the file's own rules no longer apply: its source must
@@ -491,14 +549,20 @@ const LINK_SOURCE: Need = Need { access: rampart_policy::Access::RW, follow_last
 /// As link(2) (which does not follow a link in `old` on Linux).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn link(old: *const c_char, new: *const c_char) -> c_int {
-    on_two_names("link", (libc::AT_FDCWD, old, LINK_SOURCE), (libc::AT_FDCWD, new, NAME), |o, n| {
-        call_real!(real::LINK, LinkFn, -1, (o, n))
-    })
+    on_two_names(
+        "link",
+        (libc::AT_FDCWD, old, LINK_SOURCE),
+        (libc::AT_FDCWD, new, NAME),
+        || call_real!(real::LINK, LinkFn, -1, (old, new)),
+        |od, o, nd, n, _| linkat_real(od, o, nd, n, 0),
+    )
 }
 
 /// `AT_SYMLINK_FOLLOW` (Python's `os.link` passes it) links the file a
-/// symlink names, so that file is the source decided on; `AT_EMPTY_PATH`
-/// with an empty `old` links the file open on `olddir`.
+/// symlink names, so that file is the source decided on — and linked
+/// without following (it is pinned: a link swapped in since is linked as a
+/// link); `AT_EMPTY_PATH` with an empty `old` links the file open on
+/// `olddir`.
 ///
 /// # Safety
 /// As linkat(2).
@@ -510,9 +574,9 @@ pub unsafe extern "C" fn linkat(
     new: *const c_char,
     flags: c_int,
 ) -> c_int {
-    let real_linkat =
-        |o: *const c_char, n: *const c_char| call_real!(real::LINKAT, LinkatFn, -1, (olddir, o, newdir, n, flags));
-    let source = Need { follow_last: flags & libc::AT_SYMLINK_FOLLOW != 0, ..LINK_SOURCE };
+    let plain = || linkat_real(olddir, old, newdir, new, flags);
+    let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
+    let source = Need { follow_last: follow, ..LINK_SOURCE };
     // SAFETY: old is null or a C string (linkat's contract); one byte read.
     let empty_old = !old.is_null() && unsafe { *old } == 0;
     if flags & libc::AT_EMPTY_PATH != 0 && empty_old {
@@ -528,9 +592,13 @@ pub unsafe extern "C" fn linkat(
             }
             sys::set_errno(saved);
         }
-        return on_name("linkat", newdir, new, NAME, |n| real_linkat(old, n));
+        return on_name("linkat", (newdir, new, NAME), plain, |nd, n| linkat_real(olddir, old, nd, n, flags));
     }
-    on_two_names("linkat", (olddir, old, source), (newdir, new, NAME), real_linkat)
+    on_two_names("linkat", (olddir, old, source), (newdir, new, NAME), plain, |od, o, nd, n, old_pinned| {
+        // A pinned source is the object decided on: not to be followed
+        // again (the caller's copy, unpinned, keeps the caller's flag).
+        linkat_real(od, o, nd, n, if old_pinned { flags & !libc::AT_SYMLINK_FOLLOW } else { flags })
+    })
 }
 
 /// A symlink's target is checked whenever it is followed; creating one
@@ -540,29 +608,63 @@ pub unsafe extern "C" fn linkat(
 /// As symlink(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn symlink(target: *const c_char, name: *const c_char) -> c_int {
-    on_name("symlink", libc::AT_FDCWD, name, NAME, |n| call_real!(real::SYMLINK, LinkFn, -1, (target, n)))
+    on_name(
+        "symlink",
+        (libc::AT_FDCWD, name, NAME),
+        || call_real!(real::SYMLINK, LinkFn, -1, (target, name)),
+        |d, n| call_real!(real::SYMLINKAT, SymlinkatFn, -1, (target, d, n)),
+    )
 }
 
 /// # Safety
 /// As symlinkat(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn symlinkat(target: *const c_char, dirfd: c_int, name: *const c_char) -> c_int {
-    on_name("symlinkat", dirfd, name, NAME, |n| call_real!(real::SYMLINKAT, SymlinkatFn, -1, (target, dirfd, n)))
+    let real_symlinkat = |d: c_int, n: *const c_char| call_real!(real::SYMLINKAT, SymlinkatFn, -1, (target, d, n));
+    on_name("symlinkat", (dirfd, name, NAME), || real_symlinkat(dirfd, name), real_symlinkat)
 }
 
 /// `truncate` writes the file it names, following links.
 const TRUNCATED: Need = Need { access: rampart_policy::Access::W, follow_last: true };
 
+/// The decided file is opened `O_PATH` from its pinned directory (a link
+/// swapped in since fails with `ELOOP`) and truncated through that
+/// descriptor's /proc name, which reaches the inode itself.
+fn truncate_like(op: &'static str, real: &'static Real, path: *const c_char, len: libc::off_t) -> c_int {
+    on_name(
+        op,
+        (libc::AT_FDCWD, path, TRUNCATED),
+        || call_real!(real, TruncateFn, -1, (path, len)),
+        |d, p| {
+            if d == libc::AT_FDCWD {
+                return call_real!(real, TruncateFn, -1, (p, len));
+            }
+            let fd = match sys::open_no_symlinks(d, p, libc::O_PATH | libc::O_CLOEXEC, 0) {
+                Ok(fd) => fd,
+                Err(e) => return fail(e),
+            };
+            let mut by_fd = rampart_decide::text::StackText::<32>::new();
+            let _ = std::fmt::Write::write_fmt(&mut by_fd, format_args!("/proc/self/fd/{fd}\0"));
+            let r = call_real!(real, TruncateFn, -1, (by_fd.as_bytes().as_ptr().cast(), len));
+            let saved = sys::errno();
+            // SAFETY: fd was opened just above and is ours alone.
+            unsafe { libc::close(fd) };
+            sys::set_errno(saved);
+            r
+        },
+    )
+}
+
 /// # Safety
 /// As truncate(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn truncate(path: *const c_char, len: libc::off_t) -> c_int {
-    on_name("truncate", libc::AT_FDCWD, path, TRUNCATED, |p| call_real!(real::TRUNCATE, TruncateFn, -1, (p, len)))
+    truncate_like("truncate", &real::TRUNCATE, path, len)
 }
 
 /// # Safety
 /// As truncate64(2) (the same as truncate on 64-bit Linux).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn truncate64(path: *const c_char, len: libc::off_t) -> c_int {
-    on_name("truncate64", libc::AT_FDCWD, path, TRUNCATED, |p| call_real!(real::TRUNCATE64, TruncateFn, -1, (p, len)))
+    truncate_like("truncate64", &real::TRUNCATE64, path, len)
 }

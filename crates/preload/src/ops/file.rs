@@ -309,6 +309,128 @@ pub fn check_path(
     }
 }
 
+/// The longest last component (`NAME_MAX`), with a trailing `/` and a NUL.
+const LAST_MAX: usize = 255 + 2;
+
+/// A name decided on and pinned: the directory it is in, opened (`O_PATH`)
+/// along the resolved path with symlinks refused, and its last component.
+/// A call made on the two (`unlinkat(dir, last)`, ...) reaches the name
+/// decided on even if a link on the way is swapped after the check: the
+/// swap makes the directory's open fail, and it is resolved again.
+pub struct PinnedName {
+    dir: c_int,
+    last: [u8; LAST_MAX],
+}
+
+impl PinnedName {
+    /// The directory, for the `*at` call.
+    pub fn dir(&self) -> c_int {
+        self.dir
+    }
+
+    /// The last component, NUL-terminated (with the caller's trailing `/`).
+    pub fn last(&self) -> *const c_char {
+        self.last.as_ptr().cast()
+    }
+}
+
+impl Drop for PinnedName {
+    fn drop(&mut self) {
+        // After the real call: its errno is the caller's answer.
+        let saved = sys::errno();
+        // SAFETY: the descriptor was opened by `pin_name` and is ours alone.
+        unsafe { libc::close(self.dir) };
+        sys::set_errno(saved);
+    }
+}
+
+/// What a call on a name is made on, once decided.
+#[allow(clippy::large_enum_variant, reason = "on the hook's stack: boxing would allocate, which hooks may not")]
+pub enum NameTarget {
+    /// The pinned directory and last component.
+    Pinned(PinnedName),
+    /// The caller's path (our copy of it), relative to the caller's dirfd:
+    /// an empty path or one ending in `.` or `..` (the kernel refuses those
+    /// for calls on names), a bad dirfd, a name under /proc's kernel links,
+    /// or no `openat2` here (then a link swapped between the check and the
+    /// call is not caught: see the README's limits).
+    AsGiven(#[allow(dead_code, reason = "names the case for readers and debuggers")] &'static str),
+}
+
+/// Decides on a name (`follow_last`: the object behind a final link, for
+/// `truncate` and `linkat(AT_SYMLINK_FOLLOW)`) and pins what was decided
+/// on; `Err(errno)` when the call must fail.
+pub fn pin_name(
+    st: &State,
+    op: &'static str,
+    dirfd: c_int,
+    path: &[u8],
+    access: Access,
+    follow_last: bool,
+) -> Result<NameTarget, c_int> {
+    let as_checked = |reason| match check_path(st, op, dirfd, path, access, follow_last) {
+        Outcome::Deny(e) => Err(e),
+        Outcome::Allow | Outcome::Pass(_) => Ok(NameTarget::AsGiven(reason)),
+    };
+    let last_given = path.rsplit(|&b| b == b'/').find(|seg| !seg.is_empty()).unwrap_or(&[]);
+    if path.is_empty() || last_given == b"." || last_given == b".." {
+        return as_checked("no last name: the kernel refuses the call");
+    }
+    if !sys::has_openat2() {
+        return as_checked("no openat2 to pin the directory with");
+    }
+    for _ in 0..SWAP_RETRIES {
+        let mut real_path = PathBuf::new();
+        let kind = match resolve_at(dirfd, path, follow_last, &mut real_path) {
+            None => return Ok(NameTarget::AsGiven("a bad dirfd: the kernel fails the call")),
+            Some(Ok(k)) => k,
+            Some(Err(ResolveError::TooManyLinks)) => return Err(libc::ELOOP),
+            Some(Err(ResolveError::TooLong)) => return as_checked("too long to resolve: decided as written"),
+        };
+        if let Outcome::Deny(e) = decide(st, op, real_path.as_bytes(), access) {
+            return Err(e);
+        }
+        let real = match kind {
+            Resolved::Real => true,
+            Resolved::ProcSelf => !real_path.as_bytes().starts_with(b"/proc/"),
+            Resolved::Magic => false,
+        };
+        let bytes = real_path.as_bytes();
+        let cut = bytes.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        let last = bytes.get(cut + 1..).unwrap_or(&[]);
+        if !real || last.is_empty() {
+            return Ok(NameTarget::AsGiven("a kernel link under /proc, or the root"));
+        }
+        let mut last_nul = [0u8; LAST_MAX];
+        let slash: &[u8] = if path.ends_with(b"/") { b"/" } else { b"" };
+        match last_nul.get_mut(..last.len() + slash.len()) {
+            Some(dst) => {
+                let (name, tail) = dst.split_at_mut(last.len());
+                name.copy_from_slice(last);
+                tail.copy_from_slice(slash);
+            }
+            None => return Err(libc::ENAMETOOLONG),
+        }
+        let mut parent = PathBuf::new();
+        if parent.set(bytes.get(..cut).unwrap_or(b"/")).is_err() {
+            return Err(libc::ENAMETOOLONG);
+        }
+        let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        match sys::open_no_symlinks(libc::AT_FDCWD, parent.with_nul().as_ptr().cast(), flags, 0) {
+            Ok(dir) => return Ok(NameTarget::Pinned(PinnedName { dir, last: last_nul })),
+            // A link swapped in since it was resolved: again.
+            Err(libc::ELOOP) => continue,
+            Err(libc::ENOSYS | libc::EINVAL | libc::EXDEV) => {
+                return Ok(NameTarget::AsGiven("no openat2 to pin the directory with"));
+            }
+            // The directory is not there (ENOENT, ENOTDIR, ...): the call
+            // would fail the same way.
+            Err(e) => return Err(e),
+        }
+    }
+    Err(libc::ELOOP)
+}
+
 /// Resolves `path` as the kernel walks it from `dirfd`: the real path of
 /// the directory (or the cwd) as the base, then `path` as written, so a
 /// `..` after a link goes up from where the link led. `None` when the base
