@@ -64,6 +64,17 @@ fn open_path_flipped_by_another_thread() {
     }
 }
 
+/// The cwd moved by another thread between the check of a relative path
+/// and the open.
+#[test]
+fn cwd_changed_by_another_thread() {
+    let (a, prog) = race_arena("race-chdir");
+    let (allowed, secret_dir) = (a.sb.path("allowed"), a.sb.path("secret"));
+    let t = a.attempt("race-chdir", prog, "", &["chdir-race", &allowed, &secret_dir, SECRET_DATA.trim(), RACE_SECS]);
+    t.assert_blocked();
+    assert!(t.guarded.stdout.contains("tries "), "the race did not run\n{:#?}", t.guarded);
+}
+
 /// The same race on the directories of a name: a symlink on the way
 /// swapped between an allowed directory and the secret's while `link` or
 /// `rename` runs (the call is made on the directory pinned when it was

@@ -9,6 +9,7 @@
  *   evasion_fsnet connect ALLOWED_TCP_PORT SECONDS
  *   evasion_fsnet sendto|sendmsg|sendmsg-name|sendmmsg ALLOWED_UDP_PORT SECONDS
  *   evasion_fsnet link-swap|rename-swap SECRET_DATA SECONDS
+ *   evasion_fsnet chdir-race ALLOWED_DIR DENIED_DIR SECRET_DATA SECONDS
  *
  * The -swap modes race a directory link instead of a buffer: in the
  * current directory (writable), `d` is a symlink swapped (rename of a fresh
@@ -16,6 +17,11 @@
  * `../secret`, while the main thread links or renames `d/x` to `got`: a
  * hook that checks the path, then lets the kernel walk it again, links or
  * moves the secret.
+ *
+ * chdir-race: the second thread moves the process between ALLOWED_DIR and
+ * DENIED_DIR (which holds the secret as `x`) while the main thread opens
+ * the relative path `x`: a hook that decides on the cwd it read, then lets
+ * the kernel resolve `x` against the cwd of the moment, opens the secret.
  *
  * The denied peer is the program's own listener (or UDP socket) on an
  * ephemeral loopback port no rule allows, so what reached it is counted
@@ -297,8 +303,38 @@ static int swaps(int use_rename, const char *secret, double secs) {
     return 0;
 }
 
+struct dirs {
+    const char *a;
+    const char *b;
+};
+
+static void *chdirs(void *arg) {
+    struct dirs *d = arg;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        if (chdir(d->a) != 0 || chdir(d->b) != 0) break;
+    }
+    return NULL;
+}
+
+static int cwd_race(const char *allowed, const char *denied, const char *secret, double secs) {
+    struct dirs d = {allowed, denied};
+    pthread_t t;
+    pthread_create(&t, NULL, chdirs, &d);
+    long tries = 0, hits = 0;
+    double end = now() + secs;
+    while (now() < end) {
+        tries++;
+        if (holds("x", secret)) hits++;
+    }
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    report(tries, hits);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 6 && strcmp(argv[1], "chdir-race") == 0) return cwd_race(argv[2], argv[3], argv[4], atof(argv[5]));
     if (argc == 6 && (strcmp(argv[1], "open") == 0 || strcmp(argv[1], "fopen") == 0))
         return files(strcmp(argv[1], "fopen") == 0, argv[2], argv[3], argv[4], atof(argv[5]));
     if (argc == 4 && strcmp(argv[1], "connect") == 0) return tcp(atoi(argv[2]), atof(argv[3]));

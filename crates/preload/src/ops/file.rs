@@ -59,8 +59,7 @@ pub fn open(
     real: impl Fn(c_int, *const c_char, c_int, c_uint) -> c_int,
 ) -> c_int {
     let saved = sys::errno();
-    let bytes = captured.as_bytes();
-    let path = captured.as_ptr();
+    let (mut dirfd, mut bytes, mut path) = (dirfd, captured.as_bytes(), captured.as_ptr());
     if bytes.is_empty() {
         // EMPTY_PATH: the kernel's ENOENT, not an open of the cwd.
         return real(dirfd, path, flags, mode);
@@ -68,6 +67,16 @@ pub fn open(
     // The SDK channel: a question to the library, never a file.
     if let Some(query) = rampart_decide::api::sdk_query(bytes) {
         return crate::ops::api::sdk_open(st, op, query);
+    }
+    // A path relative to the cwd becomes the cwd read once, joined to it as
+    // written: decided on and opened as that absolute path, so another
+    // thread's chdir after the check cannot change what it names.
+    let mut joined_slot: Option<[u8; PATH_MAX + 1]> = None;
+    if dirfd == libc::AT_FDCWD && bytes.first() != Some(&b'/') {
+        let buf = joined_slot.insert([0; PATH_MAX + 1]);
+        if let Some(n) = join_cwd(bytes, buf) {
+            (dirfd, bytes, path) = (libc::AT_FDCWD, buf.get(..n).unwrap_or(&[]), buf.as_ptr().cast());
+        }
     }
     let access = open_access(flags);
     // The path buffer is only filled when needed: an absolute path is
@@ -231,6 +240,31 @@ pub fn open(
     }
     sys::set_errno(libc::ELOOP);
     -1
+}
+
+/// The cwd, `/`, then `rel` as written (not normalised: its trailing `/`,
+/// `.` and `..` keep their meaning), NUL-terminated in `buf`; the length
+/// without the NUL. `None` when the cwd cannot be read or the whole does
+/// not fit (the caller keeps the relative path).
+fn join_cwd(rel: &[u8], buf: &mut [u8; PATH_MAX + 1]) -> Option<usize> {
+    let saved = sys::errno();
+    // SAFETY: buf is writable for its length; getcwd writes a
+    // NUL-terminated path there or fails.
+    let got = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    sys::set_errno(saved);
+    if got.is_null() {
+        return None;
+    }
+    let cwd_len = buf.iter().position(|&b| b == 0)?;
+    // The root is `/`: no second slash after it.
+    let start = if cwd_len == 1 { 1 } else { cwd_len + 1 };
+    let end = start + rel.len();
+    buf.get_mut(start..end)?.copy_from_slice(rel);
+    *buf.get_mut(end)? = 0;
+    if start > cwd_len {
+        *buf.get_mut(cwd_len)? = b'/';
+    }
+    Some(end)
 }
 
 /// Whether resolving `path` from `dirfd` met no link: the resolved path
