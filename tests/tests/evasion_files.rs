@@ -75,13 +75,14 @@ fn cwd_changed_by_another_thread() {
     assert!(t.guarded.stdout.contains("tries "), "the race did not run\n{:#?}", t.guarded);
 }
 
-/// The same race on the directories of a name: a symlink on the way
-/// swapped between an allowed directory and the secret's while `link` or
-/// `rename` runs (the call is made on the directory pinned when it was
-/// decided, so the swap cannot redirect it).
+/// The same race on the directories of a path: a symlink on the way
+/// swapped between an allowed directory and the secret's while `link`,
+/// `rename` or `freopen` runs (names are acted on in the directory pinned
+/// when they were decided; freopen reopens the file the checked open
+/// opened).
 #[test]
-fn directory_link_swapped_under_link_and_rename() {
-    for mode in ["link-swap", "rename-swap"] {
+fn directory_link_swapped_under_link_rename_and_freopen() {
+    for mode in ["link-swap", "rename-swap", "freopen-swap"] {
         let (a, prog) = race_arena(mode);
         let t = a.attempt(&format!("race-{mode}"), prog, "", &[mode, SECRET_DATA.trim(), RACE_SECS]);
         t.assert_blocked();

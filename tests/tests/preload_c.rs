@@ -978,11 +978,8 @@ fn proc_self_fd_reopen_of_a_denied_file() {
 }
 
 /// freopen(NULL, mode, f) re-opens the stream's file with a new mode: a
-/// read-only stream of ro/data.txt must not become writable.
-///
-/// LIBRARY BUG (fails at the time of writing): the freopen hook only checks
-/// a non-null path, and glibc re-opens /proc/self/fd/N internally, so both
-/// succeed and "written\n" is appended to the read-only file.
+/// read-only stream of ro/data.txt must not become writable (glibc re-opens
+/// /proc/self/fd/N internally, which the hook decides on).
 #[test]
 fn freopen_null_cannot_upgrade_a_read_only_stream() {
     let fx = Fx::new("freopen-null");

@@ -8,15 +8,15 @@
  *   evasion_fsnet open|fopen ALLOWED_PATH DENIED_PATH SECRET_DATA SECONDS
  *   evasion_fsnet connect ALLOWED_TCP_PORT SECONDS
  *   evasion_fsnet sendto|sendmsg|sendmsg-name|sendmmsg ALLOWED_UDP_PORT SECONDS
- *   evasion_fsnet link-swap|rename-swap SECRET_DATA SECONDS
+ *   evasion_fsnet link-swap|rename-swap|freopen-swap SECRET_DATA SECONDS
  *   evasion_fsnet chdir-race ALLOWED_DIR DENIED_DIR SECRET_DATA SECONDS
  *
  * The -swap modes race a directory link instead of a buffer: in the
  * current directory (writable), `d` is a symlink swapped (rename of a fresh
  * link over it) between `real` (a writable directory with a file `x`) and
- * `../secret`, while the main thread links or renames `d/x` to `got`: a
- * hook that checks the path, then lets the kernel walk it again, links or
- * moves the secret.
+ * `../secret`, while the main thread links or renames `d/x` to `got`, or
+ * freopens a stream on `d/x`: a hook that checks the path, then lets the
+ * kernel walk it again, links, moves or opens the secret.
  *
  * chdir-race: the second thread moves the process between ALLOWED_DIR and
  * DENIED_DIR (which holds the secret as `x`) while the main thread opens
@@ -263,7 +263,9 @@ static int holds(const char *path, const char *secret) {
     return n > 0 && strncmp(got, secret, strlen(secret)) == 0;
 }
 
-static int swaps(int use_rename, const char *secret, double secs) {
+enum swap_op { SWAP_LINK, SWAP_RENAME, SWAP_FREOPEN };
+
+static int swaps(enum swap_op op, const char *secret, double secs) {
     mkdir("real", 0755);
     int fd = open("real/x", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0 || write(fd, "allowed\n", 8) != 8) {
@@ -281,9 +283,19 @@ static int swaps(int use_rename, const char *secret, double secs) {
     pthread_create(&t, NULL, link_swapper, NULL);
     long tries = 0, hits = 0;
     double end = now() + secs;
+    FILE *stream = NULL;
     while (now() < end) {
         tries++;
-        if (use_rename) {
+        if (op == SWAP_FREOPEN) {
+            if (!stream) stream = fopen("real/x", "r");
+            if (!stream) continue;
+            stream = freopen("d/x", "r", stream);
+            if (!stream) continue;
+            char got[256] = {0};
+            size_t n = fread(got, 1, sizeof got - 1, stream);
+            got[n] = 0;
+            if (strncmp(got, secret, strlen(secret)) == 0) hits++;
+        } else if (op == SWAP_RENAME) {
             if (rename("d/x", "got") != 0) continue;
             if (holds("got", secret)) {
                 hits++;
@@ -297,6 +309,7 @@ static int swaps(int use_rename, const char *secret, double secs) {
             unlink("got");
         }
     }
+    if (stream) fclose(stream);
     atomic_store(&stop, 1);
     pthread_join(t, NULL);
     report(tries, hits);
@@ -338,8 +351,9 @@ int main(int argc, char **argv) {
     if (argc == 6 && (strcmp(argv[1], "open") == 0 || strcmp(argv[1], "fopen") == 0))
         return files(strcmp(argv[1], "fopen") == 0, argv[2], argv[3], argv[4], atof(argv[5]));
     if (argc == 4 && strcmp(argv[1], "connect") == 0) return tcp(atoi(argv[2]), atof(argv[3]));
-    if (argc == 4 && (strcmp(argv[1], "link-swap") == 0 || strcmp(argv[1], "rename-swap") == 0))
-        return swaps(strcmp(argv[1], "rename-swap") == 0, argv[2], atof(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "link-swap") == 0) return swaps(SWAP_LINK, argv[2], atof(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "rename-swap") == 0) return swaps(SWAP_RENAME, argv[2], atof(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "freopen-swap") == 0) return swaps(SWAP_FREOPEN, argv[2], atof(argv[3]));
     if (argc == 4) return udp(argv[1], atoi(argv[2]), atof(argv[3]));
     fprintf(stderr, "usage: see the comment at the top of evasion_fsnet.c\n");
     return 2;

@@ -231,9 +231,8 @@ pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *m
     fopen_like("fopen64", &real::FOPEN64, path, mode)
 }
 
-/// freopen cannot take a descriptor: the resolved path is checked, then
-/// the real freopen opens our copy of the caller's path (a link swapped in
-/// between is not caught here; see the README's limits).
+/// freopen takes a path, never a descriptor: the path is opened checked,
+/// and libc reopens the file so opened through `/proc/self/fd/N`.
 fn freopen_like(
     op: &'static str,
     real: &'static Real,
@@ -285,10 +284,56 @@ fn freopen_like(
         crate::ops::api::sdk_open(st, op, query);
         return std::ptr::null_mut();
     }
-    if let Outcome::Deny(e) = file::check_path(st, op, libc::AT_FDCWD, copy.as_bytes(), access, true) {
-        return refuse(e);
+    // SAFETY: mode is a non-null C string (freopen's contract).
+    let Some(reopen_mode) = mode_without_exclusive(unsafe { sys::c_bytes(mode) }) else {
+        // An unusually long mode: decided on, then opened by libc (the
+        // race the checked open below closes stays open here).
+        if let Outcome::Deny(e) = file::check_path(st, op, libc::AT_FDCWD, copy.as_bytes(), access, true) {
+            return refuse(e);
+        }
+        return plain(copy.as_ptr());
+    };
+    // The checked open (as fopen's), then libc reopens that very file
+    // through its descriptor's /proc name: a link swapped or a chdir after
+    // the check cannot change what the stream is on.
+    let fd = file::open(st, op, libc::AT_FDCWD, &copy, flags, 0o666, |_d, p, f, m| {
+        call_real!(real::OPEN64, OpenFn, -1, (p, f, m))
+    });
+    if fd < 0 {
+        return refuse(sys::errno());
     }
-    plain(copy.as_ptr())
+    let mut by_fd = rampart_decide::text::StackText::<32>::new();
+    let _ = std::fmt::Write::write_fmt(&mut by_fd, format_args!("/proc/self/fd/{fd}\0"));
+    let s = call_real!(
+        real,
+        FreopenFn,
+        std::ptr::null_mut(),
+        (by_fd.as_bytes().as_ptr().cast(), reopen_mode.as_ptr().cast(), stream)
+    );
+    let e = sys::errno();
+    // SAFETY: fd was opened above and is ours alone (the stream has its own).
+    unsafe { libc::close(fd) };
+    sys::set_errno(e);
+    s
+}
+
+/// `mode` without `x` (the checked open already created the file
+/// exclusively; reopening it must not fail for existing), NUL-terminated;
+/// `None` when it does not fit.
+fn mode_without_exclusive(mode: &[u8]) -> Option<[u8; 64]> {
+    let mut out = [0u8; 64];
+    let mut n = 0;
+    let (flags, rest) = match mode.iter().position(|&b| b == b',') {
+        Some(i) => mode.split_at(i),
+        None => (mode, &[][..]),
+    };
+    for &b in flags.iter().filter(|&&b| b != b'x').chain(rest) {
+        *out.get_mut(n)? = b;
+        n += 1;
+    }
+    // Room for the NUL.
+    out.get(n)?;
+    Some(out)
 }
 
 /// # Safety
