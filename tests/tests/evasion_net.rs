@@ -323,3 +323,44 @@ fn names_still_match_their_own_answers() {
     }
     assert!(t.guarded.of(EventType::Block).is_empty(), "{t:#?}");
 }
+
+// ---------------------------------------------------------------------------
+// Unix sockets: the socket a path really leads to.
+
+/// A Unix socket no rule allows, reached through a symlink whose own path
+/// a rule allows (connect follows links in `sun_path`).
+#[test]
+fn unix_socket_behind_an_allowed_symlink() {
+    let mut a = Arena::new("unix-link");
+    a.network.push(format!("unix:{}/*.sock", a.sb.path("allowed")));
+    let code = "import os, socket\n\
+                srv = socket.socket(socket.AF_UNIX)\n\
+                srv.bind(os.environ['EV_ROOT'] + f'/denied{os.getpid()}.sock')\n\
+                srv.listen()\n\
+                os.symlink(srv.getsockname(), f'via{os.getpid()}.sock')\n\
+                c = socket.socket(socket.AF_UNIX)\n\
+                try:\n    c.connect(f'via{os.getpid()}.sock')\n    print('HIT', srv.accept()[0] is not None)\n\
+                except OSError as e:\n    print('no', e)\n";
+    let t = a.attempt("unix-via-symlink", Lang::Python, code, &[]);
+    t.assert_blocked();
+    // The socket it really leads to is named, not the link.
+    assert!(
+        t.guarded.of(EventType::Block).iter().any(|e| e.target.as_deref().is_some_and(|x| x.contains("/denied"))),
+        "{t:#?}"
+    );
+}
+
+/// The link swapped between an allowed socket and a denied one while the
+/// main thread connects through it (the socket decided on is the one
+/// connected to: pinned, and named to the kernel through /proc/self/fd).
+#[test]
+fn unix_socket_link_swapped_during_connect() {
+    let mut a = Arena::new("unix-swap");
+    let prog = race_program();
+    a.process.push(prog.display().to_string());
+    a.file.push(format!("r {}/**", prog.parent().expect("dir").display()));
+    a.network.push(format!("unix:{}/*.sock", a.sb.path("allowed")));
+    let t = a.attempt("race-unix-swap", Lang::Program(prog.clone()), "", &["unix-swap", RACE_SECS]);
+    t.assert_blocked();
+    assert!(t.guarded.stdout.contains("tries "), "the race did not run\n{:#?}", t.guarded);
+}

@@ -10,6 +10,7 @@
  *   evasion_fsnet sendto|sendmsg|sendmsg-name|sendmmsg ALLOWED_UDP_PORT SECONDS
  *   evasion_fsnet link-swap|rename-swap|freopen-swap SECRET_DATA SECONDS
  *   evasion_fsnet chdir-race ALLOWED_DIR DENIED_DIR SECRET_DATA SECONDS
+ *   evasion_fsnet unix-swap SECONDS
  *
  * The -swap modes race a directory link instead of a buffer: in the
  * current directory (writable), `d` is a symlink swapped (rename of a fresh
@@ -17,6 +18,11 @@
  * `../secret`, while the main thread links or renames `d/x` to `got`, or
  * freopens a stream on `d/x`: a hook that checks the path, then lets the
  * kernel walk it again, links, moves or opens the secret.
+ *
+ * unix-swap: `s.sock` (current directory) is swapped between links to two
+ * listening Unix sockets of the program's own, `real.sock` beside it and
+ * `sub/denied.sock` (a rule for the directory's sockets does not reach
+ * into sub/), while the main thread connects to `s.sock`.
  *
  * chdir-race: the second thread moves the process between ALLOWED_DIR and
  * DENIED_DIR (which holds the secret as `x`) while the main thread opens
@@ -40,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -345,11 +352,72 @@ static int cwd_race(const char *allowed, const char *denied, const char *secret,
     return 0;
 }
 
+static void *sock_swapper(void *arg) {
+    (void)arg;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        unlink("tA");
+        if (symlink("real.sock", "tA") == 0) rename("tA", "s.sock");
+        unlink("tB");
+        if (symlink("sub/denied.sock", "tB") == 0) rename("tB", "s.sock");
+    }
+    return NULL;
+}
+
+static int unix_listener(const char *path) {
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
+    unlink(path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s, 1024) != 0) {
+        perror(path);
+        exit(2);
+    }
+    return s;
+}
+
+static int unix_swap(double secs) {
+    mkdir("sub", 0755);
+    int ok = unix_listener("real.sock"), no = unix_listener("sub/denied.sock");
+    unlink("s.sock");
+    if (symlink("real.sock", "s.sock") != 0) {
+        perror("symlink s.sock");
+        return 2;
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, sock_swapper, NULL);
+    struct sockaddr_un to;
+    memset(&to, 0, sizeof to);
+    to.sun_family = AF_UNIX;
+    strcpy(to.sun_path, "s.sock");
+    long tries = 0, hits = 0;
+    double end = now() + secs;
+    while (now() < end) {
+        tries++;
+        int c = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(c, (struct sockaddr *)&to, sizeof to) == 0) {
+            int a;
+            while ((a = accept(ok, NULL, NULL)) >= 0) close(a);
+            while ((a = accept(no, NULL, NULL)) >= 0) {
+                hits++;
+                close(a);
+            }
+        }
+        close(c);
+    }
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    report(tries, hits);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 6 && strcmp(argv[1], "chdir-race") == 0) return cwd_race(argv[2], argv[3], argv[4], atof(argv[5]));
     if (argc == 6 && (strcmp(argv[1], "open") == 0 || strcmp(argv[1], "fopen") == 0))
         return files(strcmp(argv[1], "fopen") == 0, argv[2], argv[3], argv[4], atof(argv[5]));
+    if (argc == 3 && strcmp(argv[1], "unix-swap") == 0) return unix_swap(atof(argv[2]));
     if (argc == 4 && strcmp(argv[1], "connect") == 0) return tcp(atoi(argv[2]), atof(argv[3]));
     if (argc == 4 && strcmp(argv[1], "link-swap") == 0) return swaps(SWAP_LINK, argv[2], atof(argv[3]));
     if (argc == 4 && strcmp(argv[1], "rename-swap") == 0) return swaps(SWAP_RENAME, argv[2], atof(argv[3]));

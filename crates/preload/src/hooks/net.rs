@@ -7,7 +7,7 @@ use rampart_decide::names::{NAME_MAX, NameLookup, plan_lookup, record_as};
 
 use crate::capture::CapturedAddr;
 use crate::ops::Outcome;
-use crate::ops::net::{self, Answers, Use};
+use crate::ops::net::{self, Answers, UnixPin, Use};
 use crate::real::{self, call_real};
 use crate::state;
 use crate::sys;
@@ -26,7 +26,24 @@ fn fail<T: From<i8>>(e: c_int) -> T {
     T::from(-1)
 }
 
-/// Captures `addr` and decides on the copy: `Ok(copy)` when the call may
+/// The destination the kernel is handed: the caller's address as
+/// captured, or the Unix socket it was decided on, pinned.
+struct Dest {
+    copy: CapturedAddr,
+    pin: Option<UnixPin>,
+}
+
+impl Dest {
+    fn as_ptr(&self) -> *const libc::sockaddr {
+        self.pin.as_ref().map_or(self.copy.as_ptr(), UnixPin::as_ptr)
+    }
+
+    fn len(&self) -> libc::socklen_t {
+        self.pin.as_ref().map_or(self.copy.len(), UnixPin::len)
+    }
+}
+
+/// Captures `addr` and decides on the copy: `Ok(dest)` when the call may
 /// go ahead on it, `Err(errno)` when it must fail (`EINVAL` for a length
 /// the kernel refuses, as it would).
 ///
@@ -39,15 +56,16 @@ unsafe fn checked_addr(
     addr: *const libc::sockaddr,
     len: libc::socklen_t,
     how: Use,
-) -> Result<CapturedAddr, c_int> {
+) -> Result<Dest, c_int> {
     let saved = sys::errno();
     // SAFETY: the caller's contract.
     let copy = unsafe { CapturedAddr::capture(addr, len) }.map_err(|_| libc::EINVAL)?;
-    match net::check(st, op, fd, copy.as_bytes(), how) {
+    let mut pin = None;
+    match net::check(st, op, fd, copy.as_bytes(), how, &mut pin) {
         Outcome::Deny(e) => Err(e),
         Outcome::Allow | Outcome::Pass(_) => {
             sys::set_errno(saved);
-            Ok(copy)
+            Ok(Dest { copy, pin })
         }
     }
 }
@@ -60,7 +78,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const libc::sockaddr, len: li
     let Some(st) = state::checked().filter(|_| !addr.is_null()) else { return real(addr, len) };
     // SAFETY: non-null and readable for len bytes (connect's contract).
     match unsafe { checked_addr(st, "connect", fd, addr, len, Use::Connect) } {
-        Ok(copy) => real(copy.as_ptr(), copy.len()),
+        Ok(dest) => real(dest.as_ptr(), dest.len()),
         Err(e) => fail(e),
     }
 }
@@ -82,7 +100,7 @@ pub unsafe extern "C" fn sendto(
     let Some(st) = state::checked().filter(|_| !addr.is_null()) else { return real(addr, len) };
     // SAFETY: non-null and readable for len bytes (sendto's contract).
     match unsafe { checked_addr(st, "sendto", fd, addr, len, Use::Send) } {
-        Ok(copy) => real(copy.as_ptr(), copy.len()),
+        Ok(dest) => real(dest.as_ptr(), dest.len()),
         Err(e) => fail(e),
     }
 }
@@ -94,7 +112,7 @@ pub unsafe extern "C" fn sendto(
 /// on and stay the caller's.
 struct CapturedMsg {
     hdr: libc::msghdr,
-    name: Option<CapturedAddr>,
+    name: Option<Dest>,
 }
 
 impl CapturedMsg {

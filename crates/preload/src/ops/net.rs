@@ -5,7 +5,7 @@ use std::ffi::c_int;
 
 use rampart_decide::api::classify_host;
 use rampart_decide::names::{NameTable, hosts_lists};
-use rampart_decide::paths::PathBuf;
+use rampart_decide::paths::{PathBuf, ResolveError, Resolved};
 use rampart_decide::seqtext::TEXT_MAX;
 use rampart_decide::sockaddr::{Peer, SendSocket, parse, send_destination};
 use rampart_decide::text::{StackText, net_target, unix_target};
@@ -30,9 +30,79 @@ pub enum Use {
     Send,
 }
 
+/// A Unix socket path as decided on, pinned for the call: the socket file
+/// opened `O_PATH` along its resolved path with symlinks refused, and an
+/// address naming it through `/proc/self/fd/N`, which the kernel follows
+/// to that very inode. A link swapped in after the check (or a chdir, for
+/// a relative path) cannot change which socket is reached.
+pub struct UnixPin {
+    fd: c_int,
+    addr: libc::sockaddr_un,
+    len: libc::socklen_t,
+}
+
+impl UnixPin {
+    pub fn as_ptr(&self) -> *const libc::sockaddr {
+        (&raw const self.addr).cast()
+    }
+
+    pub fn len(&self) -> libc::socklen_t {
+        self.len
+    }
+}
+
+impl Drop for UnixPin {
+    fn drop(&mut self) {
+        // After the real call: its errno is the caller's answer.
+        let saved = sys::errno();
+        // SAFETY: the descriptor was opened by `pin_unix` and is ours alone.
+        unsafe { libc::close(self.fd) };
+        sys::set_errno(saved);
+    }
+}
+
+/// Opens the socket file at `real` (resolved, absolute) for the call;
+/// `Err(ELOOP)` when a link was swapped in since it was resolved.
+fn pin_unix(real: &PathBuf) -> Result<UnixPin, c_int> {
+    let fd = sys::open_no_symlinks(libc::AT_FDCWD, real.with_nul().as_ptr().cast(), libc::O_PATH | libc::O_CLOEXEC, 0)?;
+    // SAFETY: sockaddr_un is plain data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let mut name = StackText::<32>::new();
+    let _ = std::fmt::Write::write_fmt(&mut name, format_args!("/proc/self/fd/{fd}"));
+    for (dst, &b) in addr.sun_path.iter_mut().zip(name.as_bytes()) {
+        *dst = b as libc::c_char;
+    }
+    let len = (std::mem::offset_of!(libc::sockaddr_un, sun_path) + name.as_bytes().len() + 1) as libc::socklen_t;
+    Ok(UnixPin { fd, addr, len })
+}
+
 /// Decides on connecting or sending to `addr`, the caller's address as
-/// captured (the call is then made on that copy).
-pub fn check(st: &State, op: &'static str, fd: c_int, addr: &[u8], how: Use) -> Outcome {
+/// captured (the call is then made on that copy, or on `pin` when this
+/// fills it: a Unix socket path).
+pub fn check(st: &State, op: &'static str, fd: c_int, addr: &[u8], how: Use, pin: &mut Option<UnixPin>) -> Outcome {
+    for _ in 0..SWAP_RETRIES {
+        match check_once(st, op, fd, addr, how, pin) {
+            Err(libc::ELOOP) => continue,
+            Err(e) => return Outcome::Deny(e),
+            Ok(outcome) => return outcome,
+        }
+    }
+    Outcome::Deny(libc::ELOOP)
+}
+
+/// How many times a link swapped in between the check of a Unix socket
+/// path and its pinning is retried.
+const SWAP_RETRIES: usize = 3;
+
+fn check_once(
+    st: &State,
+    op: &'static str,
+    fd: c_int,
+    addr: &[u8],
+    how: Use,
+    pin: &mut Option<UnixPin>,
+) -> Result<Outcome, c_int> {
     let peer = match how {
         Use::Connect => parse(addr),
         Use::Send => send_destination(addr, send_socket(fd)),
@@ -43,7 +113,7 @@ pub fn check(st: &State, op: &'static str, fd: c_int, addr: &[u8], how: Use) -> 
     let allowed = match peer {
         Peer::Inet { ip, port } => {
             if state::is_runtime_api(st, ip, port) {
-                return Outcome::Pass("the Runtime API: the function's own channel");
+                return Ok(Outcome::Pass("the Runtime API: the function's own channel"));
             }
             let proto = socket_proto(fd);
             let name = NAMES.lookup(ip, &mut name_buf);
@@ -54,32 +124,56 @@ pub fn check(st: &State, op: &'static str, fd: c_int, addr: &[u8], how: Use) -> 
             st.matcher().allows_connect(&Connect { proto, ip: Some(ip), name, port })
         }
         Peer::UnixPath(path) => {
-            let mut abs = PathBuf::new();
-            if crate::ops::file::absolute(libc::AT_FDCWD, path, &mut abs) != Ok(true) {
-                return Outcome::Pass("a Unix path too long to name: the kernel rejects it");
+            // The socket the path leads to (connect follows its links).
+            let mut real = PathBuf::new();
+            let pinnable = match crate::ops::file::resolve_at(libc::AT_FDCWD, path, true, &mut real) {
+                Some(Ok(Resolved::Real)) => true,
+                Some(Ok(Resolved::ProcSelf)) => !real.as_bytes().starts_with(b"/proc/"),
+                Some(Ok(Resolved::Magic)) => false,
+                Some(Err(ResolveError::TooManyLinks)) => return Err(libc::ELOOP),
+                Some(Err(ResolveError::TooLong)) | None => {
+                    if crate::ops::file::absolute(libc::AT_FDCWD, path, &mut real) != Ok(true) {
+                        return Ok(Outcome::Pass("a Unix path too long to name: the kernel rejects it"));
+                    }
+                    false
+                }
+            };
+            unix_target(&mut target, real.as_bytes(), false);
+            let allowed = st.matcher().allows_unix(real.as_bytes());
+            let a =
+                Activity { cat: Category::Network, op, target: target.as_bytes(), access: None, argv: None, api: None };
+            let outcome = settle(st, allowed, &a);
+            if outcome == Outcome::Allow && pinnable && sys::has_openat2() {
+                match pin_unix(&real) {
+                    Ok(p) => *pin = Some(p),
+                    Err(libc::ELOOP) => return Err(libc::ELOOP),
+                    // openat2 missing after all: the caller's path, as before.
+                    Err(libc::ENOSYS | libc::EINVAL | libc::EXDEV) => {}
+                    // Not there (or not reachable): what connect would say.
+                    Err(e) => return Err(e),
+                }
             }
-            unix_target(&mut target, abs.as_bytes(), false);
-            st.matcher().allows_unix(abs.as_bytes())
+            return Ok(outcome);
         }
         Peer::UnixAbstract(name) => {
             unix_target(&mut target, name, true);
             // The rule form is `unix:@NAME`; the matcher takes `@NAME`.
             st.matcher().allows_unix(target.as_bytes().get("unix:".len()..).unwrap_or(&[]))
         }
-        Peer::Nowhere => return Outcome::Pass("no destination: the call reaches no new peer"),
-        Peer::Other(_) => return Outcome::Pass("another family, or an address the kernel rejects"),
+        Peer::Nowhere => return Ok(Outcome::Pass("no destination: the call reaches no new peer")),
+        Peer::Other(_) => return Ok(Outcome::Pass("another family, or an address the kernel rejects")),
     };
     let a = Activity { cat: Category::Network, op, target: target.as_bytes(), access: None, argv: None, api: None };
     let outcome = settle(st, allowed, &a);
     if outcome != Outcome::Allow {
-        return outcome;
+        return Ok(outcome);
     }
     // An AWS API endpoint: the api category at service level, after the
     // network check (a blocked connection is one block line, not two).
-    match api_name.and_then(classify_host).map(|call| crate::ops::api::connect(st, &call)) {
+    Ok(match api_name.and_then(classify_host).map(|call| crate::ops::api::connect(st, &call)) {
         Some(Err(e)) => Outcome::Deny(e),
         _ => Outcome::Allow,
-    }
+    })
 }
 
 /// The socket's domain and whether it is a datagram one, for an
