@@ -112,9 +112,11 @@ pub enum NameLookup {
     NotAName,
     /// A name with a dot: looked up as the absolute name written to the
     /// buffer (this many bytes, with the final `.` and a NUL), its answers
-    /// recorded for [`record_as`]; if that finds nothing (a name only the
-    /// hosts file knows: files do not match `name.`), looked up as given,
-    /// recording only what the hosts file lists for it.
+    /// recorded for [`record_as`]. (The hooks first ask the hosts file,
+    /// whose entries do not match `name.`: a name it lists is looked up as
+    /// given and what it lists recorded. If the absolute name finds
+    /// nothing, the caller's form is looked up and nothing recorded: only
+    /// the search list can have answered.)
     Absolute(usize),
     /// A single label (`localhost`): the search list and aliases apply to
     /// it whatever its form, so it is looked up as given and only what the
@@ -157,15 +159,25 @@ fn is_address(name: &[u8]) -> bool {
 /// then names; `#` comments) gives `ip` for `name` (names compare without
 /// regard to case, as the resolver compares them).
 pub fn hosts_lists(hosts: &[u8], name: &[u8], ip: IpAddr) -> bool {
-    hosts.split(|&b| b == b'\n').any(|line| {
+    hosts_entries(hosts).any(|(addr, mut names)| {
+        addr.is_some_and(|a| a.to_canonical() == ip.to_canonical()) && names.any(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Whether the hosts file text `hosts` lists `name` at all: then the
+/// resolver's first source (files) answers for it, as written.
+pub fn hosts_names(hosts: &[u8], name: &[u8]) -> bool {
+    hosts_entries(hosts).any(|(addr, mut names)| addr.is_some() && names.any(|n| n.eq_ignore_ascii_case(name)))
+}
+
+/// The entries of a hosts file: each line's address (if it is one) and
+/// its names.
+fn hosts_entries(hosts: &[u8]) -> impl Iterator<Item = (Option<IpAddr>, impl Iterator<Item = &[u8]>)> {
+    hosts.split(|&b| b == b'\n').map(|line| {
         let line = line.split(|&b| b == b'#').next().unwrap_or(&[]);
         let mut fields = line.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty());
-        let listed = fields
-            .next()
-            .and_then(|a| core::str::from_utf8(a).ok())
-            .and_then(|a| a.parse::<IpAddr>().ok())
-            .is_some_and(|a| a.to_canonical() == ip.to_canonical());
-        listed && fields.any(|f| f.eq_ignore_ascii_case(name))
+        let addr = fields.next().and_then(|a| core::str::from_utf8(a).ok()).and_then(|a| a.parse::<IpAddr>().ok());
+        (addr, fields)
     })
 }
 
@@ -204,6 +216,8 @@ mod tests {
         assert!(!hosts_lists(hosts, b"fake", ip("10.0.0.1")));
         assert!(!hosts_lists(hosts, b"db", ip("127.0.0.1")));
         assert!(!hosts_lists(b"", b"localhost", ip("127.0.0.1")));
+        assert!(hosts_names(hosts, b"db.internal") && hosts_names(hosts, b"ip6-localhost"));
+        assert!(!hosts_names(hosts, b"fake") && !hosts_names(hosts, b"10.0.0.9") && !hosts_names(b"", b"vm"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_int, c_uint, c_void};
 
-use rampart_decide::names::{NAME_MAX, NameLookup, plan_lookup, record_as};
+use rampart_decide::names::{NAME_MAX, NameLookup, hosts_names, plan_lookup, record_as};
 
 use crate::capture::CapturedAddr;
 use crate::ops::Outcome;
@@ -277,32 +277,37 @@ pub unsafe extern "C" fn getaddrinfo(
     // SAFETY: hints is null or a valid addrinfo (getaddrinfo's contract).
     let numeric_only = unsafe { hints.as_ref() }.is_some_and(|h| h.ai_flags & libc::AI_NUMERICHOST != 0);
     let asked = name.get(..len).unwrap_or(&[]);
+    let recorded = record_as(asked);
     let mut absolute = [0u8; NAME_MAX + 2];
     let plan = plan_lookup(asked, numeric_only, &mut absolute);
-    let as_given = |which: Answers| {
-        // SAFETY: asked's buffer has a NUL after it (len < its size).
+    if plan == NameLookup::NotAName {
+        return real(name.as_ptr().cast());
+    }
+    let mut hosts_buf = [0u8; net::HOSTS_MAX];
+    let hosts = net::read_hosts(&mut hosts_buf);
+    // A name the hosts file lists is answered from it (files come first),
+    // as written, without a DNS query for its absolute form; a single
+    // label it does not list is the search list's and aliases' to answer:
+    // looked up as given, and what answers is not its name.
+    if plan == NameLookup::HostsOnly || hosts_names(hosts, recorded) {
         let r = real(name.as_ptr().cast());
         if r == 0 {
-            record(record_as(asked), res, which);
+            record(recorded, res, Answers::ListedIn(hosts));
         }
-        r
-    };
-    match plan {
-        NameLookup::NotAName => real(name.as_ptr().cast()),
-        NameLookup::HostsOnly => as_given(Answers::InHostsFile),
-        NameLookup::Absolute(_) => {
-            let r = real(absolute.as_ptr().cast());
-            if r == 0 {
-                record(record_as(asked), res, Answers::All);
-                return r;
-            }
-            as_given(Answers::InHostsFile)
-        }
+        return r;
     }
+    let r = real(absolute.as_ptr().cast());
+    if r == 0 {
+        record(recorded, res, Answers::All);
+        return r;
+    }
+    // Not found as the absolute name: the caller's form, as libc would
+    // have done it, recording nothing (only the search list can answer).
+    real(name.as_ptr().cast())
 }
 
 /// Records the list getaddrinfo just returned in `*res`.
-fn record(name: &[u8], res: *mut *mut libc::addrinfo, which: Answers) {
+fn record(name: &[u8], res: *mut *mut libc::addrinfo, which: Answers<'_>) {
     let saved = sys::errno();
     // SAFETY: res is non-null (checked by the hook) and *res the list the
     // successful call returned.

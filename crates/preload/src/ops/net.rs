@@ -205,26 +205,20 @@ fn socket_proto(fd: c_int) -> Proto {
 
 /// Which answers of a successful `getaddrinfo` are recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answers {
+pub enum Answers<'a> {
     /// All: the name was looked up absolutely (see
     /// [`rampart_decide::names::NameLookup`]).
     All,
-    /// Those the hosts file lists for the name: the lookup went through
-    /// the resolver's search list and aliases, which the function's code
-    /// can point anywhere.
-    InHostsFile,
+    /// Those this hosts file text lists for the name (the resolver's
+    /// files source answered).
+    ListedIn(&'a [u8]),
 }
 
 /// Records answers of a successful `getaddrinfo` for `name`.
 ///
 /// # Safety
 /// `res` is the list getaddrinfo returned.
-pub unsafe fn record_names(name: &[u8], mut res: *const libc::addrinfo, which: Answers) {
-    let mut hosts_buf = [0u8; HOSTS_MAX];
-    let hosts = match which {
-        Answers::All => &[][..],
-        Answers::InHostsFile => read_hosts(&mut hosts_buf),
-    };
+pub unsafe fn record_names(name: &[u8], mut res: *const libc::addrinfo, which: Answers<'_>) {
     let mut hops = 0;
     while !res.is_null() && hops < 64 {
         // SAFETY: a node of getaddrinfo's list.
@@ -233,8 +227,12 @@ pub unsafe fn record_names(name: &[u8], mut res: *const libc::addrinfo, which: A
             let len = (ai.ai_addrlen as usize).min(SOCKADDR_MAX);
             // SAFETY: ai_addr is readable for ai_addrlen bytes.
             let bytes = unsafe { std::slice::from_raw_parts(ai.ai_addr.cast::<u8>(), len) };
+            let listed = |ip| match which {
+                Answers::All => true,
+                Answers::ListedIn(hosts) => hosts_lists(hosts, name, ip),
+            };
             if let Peer::Inet { ip, .. } = parse(bytes)
-                && (which == Answers::All || hosts_lists(hosts, name, ip))
+                && listed(ip)
             {
                 NAMES.insert(ip, name);
             }
@@ -246,10 +244,10 @@ pub unsafe fn record_names(name: &[u8], mut res: *const libc::addrinfo, which: A
 
 /// How much of the hosts file is read: a name listed further down is not
 /// recorded (its rule does not match: a denial, never a wrong allow).
-const HOSTS_MAX: usize = 16 * 1024;
+pub const HOSTS_MAX: usize = 16 * 1024;
 
 /// The start of `/etc/hosts` (raw calls: the open hook is not for us).
-fn read_hosts(buf: &mut [u8; HOSTS_MAX]) -> &[u8] {
+pub fn read_hosts(buf: &mut [u8; HOSTS_MAX]) -> &[u8] {
     let saved = sys::errno();
     // SAFETY: a NUL-terminated path and plain flags.
     let fd = unsafe {
