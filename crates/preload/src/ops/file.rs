@@ -1,11 +1,18 @@
-//! Checked opens: decide on the object really opened, then open it so that
-//! a symlink swapped in between cannot change what was decided.
+//! Checked opens and calls on names: decide on the object really reached,
+//! then make the call so that nothing done after the check — another
+//! thread rewriting the caller's buffer, swapping a symlink, or changing
+//! the cwd — changes what it reaches.
 //!
-//! Common case (no symlink on the way): the lexically normalised absolute
-//! path is checked and the open is done as `openat2(RESOLVE_NO_SYMLINKS)`,
-//! one system call as before. `ELOOP` (a link on the way), a denied
-//! lexical path (a link could lead somewhere allowed) or no `openat2` →
-//! the path is resolved in user space, the real path checked and opened.
+//! The path decided on is the hook's own copy of the caller's (see
+//! `crate::capture`); a path relative to the cwd is joined to the cwd once
+//! and used as that absolute path. Common case (no symlink on the way):
+//! the lexically normalised absolute path is checked and the open is done
+//! as `openat2(RESOLVE_NO_SYMLINKS)`, one system call as before. `ELOOP`
+//! (a link on the way), a denied lexical path (a link could lead somewhere
+//! allowed) or no `openat2` → the path is resolved in user space, the real
+//! path checked and opened, spelled so that it means what the caller's
+//! path means (a trailing `/` stays). Calls on names are made on the
+//! name's directory, opened along the resolved path ([`pin_name`]).
 
 use std::ffi::{c_char, c_int, c_uint};
 
