@@ -80,8 +80,7 @@ pub struct SendSocket {
 /// - on a stream socket (TCP fast open, `__inet_stream_connect`) it
 ///   disconnects: nothing is reached.
 pub fn send_destination(bytes: &[u8], socket: SendSocket) -> Peer<'_> {
-    let family = bytes.get(..2).and_then(|f| <[u8; 2]>::try_from(f).ok()).map(u16::from_ne_bytes);
-    if family != Some(AF_UNSPEC) {
+    if family(bytes) != Some(AF_UNSPEC) {
         return parse(bytes);
     }
     if !(socket.datagram && socket.domain == AF_INET) {
@@ -100,6 +99,11 @@ pub fn send_destination(bytes: &[u8], socket: SendSocket) -> Peer<'_> {
         Peer::Inet { ip, port } => Peer::Inet { ip, port },
         _ => Peer::Other(AF_UNSPEC),
     }
+}
+
+/// The address family of `bytes` (host byte order), if it has one.
+pub fn family(bytes: &[u8]) -> Option<u16> {
+    bytes.get(..2).and_then(|f| <[u8; 2]>::try_from(f).ok()).map(u16::from_ne_bytes)
 }
 
 /// `sizeof(struct sockaddr_in)`.
@@ -134,6 +138,7 @@ mod tests {
         // Other families read as parse reads them, on any socket.
         assert_eq!(send_destination(&v4(9, [127, 0, 0, 1]), udp6), to);
         assert_eq!(send_destination(&[], udp4), Peer::Other(u16::MAX));
+        assert_eq!((family(&unspec), family(&[2])), (Some(AF_UNSPEC), None));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rampart_decide::api::classify_host;
 use rampart_decide::names::{NameTable, hosts_lists};
 use rampart_decide::paths::{PathBuf, ResolveError, Resolved};
 use rampart_decide::seqtext::TEXT_MAX;
-use rampart_decide::sockaddr::{Peer, SendSocket, parse, send_destination};
+use rampart_decide::sockaddr::{AF_UNSPEC, Peer, SendSocket, family, parse, send_destination};
 use rampart_decide::text::{StackText, net_target, unix_target};
 use rampart_policy::{Category, Connect, Proto};
 
@@ -103,9 +103,10 @@ fn check_once(
     how: Use,
     pin: &mut Option<UnixPin>,
 ) -> Result<Outcome, c_int> {
+    // Only an AF_UNSPEC send needs to know the socket (two getsockopts).
     let peer = match how {
-        Use::Connect => parse(addr),
-        Use::Send => send_destination(addr, send_socket(fd)),
+        Use::Send if family(addr) == Some(AF_UNSPEC) => send_destination(addr, send_socket(fd)),
+        Use::Connect | Use::Send => parse(addr),
     };
     let mut target = StackText::<{ TEXT_MAX + 64 }>::new();
     let mut name_buf = [0u8; TEXT_MAX];
@@ -177,7 +178,7 @@ fn check_once(
 }
 
 /// The socket's domain and whether it is a datagram one, for an
-/// `AF_UNSPEC` destination (two `getsockopt`s, only then).
+/// `AF_UNSPEC` destination.
 fn send_socket(fd: c_int) -> SendSocket {
     let ty = sockopt(fd, libc::SO_TYPE);
     let domain = sockopt(fd, libc::SO_DOMAIN);
