@@ -119,6 +119,44 @@ pub fn is_normal(path: &[u8]) -> bool {
     !rest.is_empty() && rest.split(|&b| b == b'/').all(|seg| !seg.is_empty() && seg != b"." && seg != b"..")
 }
 
+/// Whether the kernel takes `path` as naming a directory: it ends in `/`,
+/// or its last component is `.` or `..`. A path that does must keep
+/// saying so when it is handed on resolved: `O_CREAT` of `dir/missing/`
+/// fails (`EISDIR`), of `dir/missing` makes a file.
+pub fn names_directory(path: &[u8]) -> bool {
+    if path.ends_with(b"/") {
+        return true;
+    }
+    let last = path.rsplit(|&b| b == b'/').next().unwrap_or(&[]);
+    last == b"." || last == b".."
+}
+
+/// `resolved` spelled for the kernel so that it means what `caller` means:
+/// when `caller` [names a directory](names_directory), `resolved` followed
+/// by what makes the kernel require one — `/` for a trailing slash (an
+/// `O_CREAT` of it fails with `EISDIR`), `/.` for a final `.` or `..` (the
+/// directory must exist: `ENOENT` otherwise) — and a NUL is written to
+/// `out`, and its length (with the NUL) returned. `None`: `resolved` is
+/// right as it is (or the suffix does not fit, which only a path the
+/// kernel rejects as too long could need).
+pub fn directory_spelling(resolved: &[u8], caller: &[u8], out: &mut [u8]) -> Option<usize> {
+    if !names_directory(caller) {
+        return None;
+    }
+    let suffix: &[u8] = match (caller.ends_with(b"/"), resolved.ends_with(b"/")) {
+        (true, true) => return None,
+        (true, false) => b"/\0",
+        (false, true) => b".\0",
+        (false, false) => b"/.\0",
+    };
+    let n = resolved.len();
+    let dst = out.get_mut(..n + suffix.len())?;
+    let (body, tail) = dst.split_at_mut(n);
+    body.copy_from_slice(resolved);
+    tail.copy_from_slice(suffix);
+    Some(n + suffix.len())
+}
+
 /// What a `readlink` of one path prefix found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkRead {
@@ -438,6 +476,32 @@ mod tests {
         assert_eq!(res(&mut fs, "/a/up/a/up/etc", true), ok("/etc"));
         assert_eq!(res(&mut fs, "/tmp/chain1", true), ok("/etc/shadow"));
         assert_eq!(res(&mut fs, "//var/./task/../task/link/", true), ok("/etc/shadow"));
+    }
+
+    #[test]
+    fn directory_spellings() {
+        for p in ["d/", "d/missing/", "/", "d/.", ".", "..", "a/..", "d//"] {
+            assert!(names_directory(p.as_bytes()), "{p}");
+        }
+        for p in ["", "d", "d/x", "d/.x", "d/..x", "/a/b"] {
+            assert!(!names_directory(p.as_bytes()), "{p}");
+        }
+        let mut out = [0u8; 32];
+        assert_eq!(directory_spelling(b"/r/d/missing", b"d/missing/", &mut out), Some(14));
+        assert_eq!(&out[..14], b"/r/d/missing/\0");
+        // A final `.` or `..`: the directory must exist, as the kernel's
+        // walk requires (ENOENT for `missing/.`, not EISDIR).
+        assert_eq!(directory_spelling(b"/r/d", b"d/x/..", &mut out), Some(7));
+        assert_eq!(&out[..7], b"/r/d/.\0");
+        assert_eq!(directory_spelling(b"/r/missing", b"missing/.", &mut out), Some(13));
+        assert_eq!(&out[..13], b"/r/missing/.\0");
+        assert_eq!(directory_spelling(b"/", b"/.", &mut out), Some(3));
+        assert_eq!(&out[..3], b"/.\0");
+        // The root already ends in a slash; a file name needs nothing.
+        assert_eq!(directory_spelling(b"/", b"/", &mut out), None);
+        assert_eq!(directory_spelling(b"/r/d/x", b"d/x", &mut out), None);
+        // No room: left as it is (the kernel fails such a length anyway).
+        assert_eq!(directory_spelling(b"/r/abcdef", b"x/", &mut out[..8]), None);
     }
 
     #[test]

@@ -58,6 +58,57 @@ pub fn parse(bytes: &[u8]) -> Peer<'_> {
     }
 }
 
+/// The socket a destination is passed on, as far as the kernel's reading
+/// of an `AF_UNSPEC` address depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendSocket {
+    /// `SO_DOMAIN`: `AF_INET`, `AF_INET6`, ...
+    pub domain: u16,
+    /// Datagram semantics (`SOCK_DGRAM` or `SOCK_RAW`): the destination of
+    /// each send is used; on a stream socket only TCP fast open reads it.
+    pub datagram: bool,
+}
+
+/// The peer a send (`sendto`, `sendmsg`, `sendmmsg`) to `bytes` reaches,
+/// the way the kernel reads the address on `socket`. Only `AF_UNSPEC`
+/// differs from [`parse`]:
+/// - IPv4 datagram sockets (`udp_sendmsg`, `raw_sendmsg`, ping) take an
+///   `AF_UNSPEC` address as `AF_INET`: port and address where
+///   `sockaddr_in` has them (at least 16 bytes, or `EINVAL`);
+/// - IPv6 UDP (`udpv6_sendmsg`) takes it as no address at all: the
+///   datagram goes to the connected peer, which `connect` checked;
+/// - on a stream socket (TCP fast open, `__inet_stream_connect`) it
+///   disconnects: nothing is reached.
+pub fn send_destination(bytes: &[u8], socket: SendSocket) -> Peer<'_> {
+    if family(bytes) != Some(AF_UNSPEC) {
+        return parse(bytes);
+    }
+    if !(socket.datagram && socket.domain == AF_INET) {
+        return Peer::Nowhere;
+    }
+    let mut as_inet = [0u8; SOCKADDR_IN_LEN];
+    match bytes.get(..SOCKADDR_IN_LEN) {
+        Some(b) => as_inet.copy_from_slice(b),
+        // Shorter than a sockaddr_in: the kernel's EINVAL.
+        None => return Peer::Other(AF_UNSPEC),
+    }
+    if let Some(f) = as_inet.get_mut(..2) {
+        f.copy_from_slice(&AF_INET.to_ne_bytes());
+    }
+    match parse(&as_inet) {
+        Peer::Inet { ip, port } => Peer::Inet { ip, port },
+        _ => Peer::Other(AF_UNSPEC),
+    }
+}
+
+/// The address family of `bytes` (host byte order), if it has one.
+pub fn family(bytes: &[u8]) -> Option<u16> {
+    bytes.get(..2).and_then(|f| <[u8; 2]>::try_from(f).ok()).map(u16::from_ne_bytes)
+}
+
+/// `sizeof(struct sockaddr_in)`.
+const SOCKADDR_IN_LEN: usize = 16;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +121,24 @@ mod tests {
         b.extend_from_slice(&ip);
         b.extend_from_slice(&[0; 8]);
         b
+    }
+
+    #[test]
+    fn unspec_sends_as_the_socket_reads_them() {
+        let mut unspec = v4(9, [127, 0, 0, 1]);
+        unspec[..2].copy_from_slice(&AF_UNSPEC.to_ne_bytes());
+        let udp4 = SendSocket { domain: AF_INET, datagram: true };
+        let udp6 = SendSocket { domain: AF_INET6, datagram: true };
+        let tcp4 = SendSocket { domain: AF_INET, datagram: false };
+        let to = Peer::Inet { ip: "127.0.0.1".parse().unwrap(), port: 9 };
+        assert_eq!(send_destination(&unspec, udp4), to);
+        assert_eq!(send_destination(&unspec, udp6), Peer::Nowhere);
+        assert_eq!(send_destination(&unspec, tcp4), Peer::Nowhere);
+        assert_eq!(send_destination(&unspec[..15], udp4), Peer::Other(AF_UNSPEC));
+        // Other families read as parse reads them, on any socket.
+        assert_eq!(send_destination(&v4(9, [127, 0, 0, 1]), udp6), to);
+        assert_eq!(send_destination(&[], udp4), Peer::Other(u16::MAX));
+        assert_eq!((family(&unspec), family(&[2])), (Some(AF_UNSPEC), None));
     }
 
     #[test]

@@ -1010,7 +1010,8 @@ static void case_udp(void) {
     m.msg_name = &no;
     RET("sendmsg_denied", sendmsg(s, &m, 0));
 
-    /* One allowed and one denied message: the whole call fails. */
+    /* One allowed and one denied message: the allowed one is sent and
+     * counted (1), as the kernel counts the messages before a failure. */
     struct iovec iv[2] = {{.iov_base = "mmsg-ok", .iov_len = 7}, {.iov_base = "mmsg-no", .iov_len = 7}};
     struct mmsghdr mm[2] = {
         {.msg_hdr = {.msg_name = &ok, .msg_namelen = sizeof ok, .msg_iov = &iv[0], .msg_iovlen = 1}},

@@ -1,11 +1,13 @@
-//! The parsers the hooks run on caller-supplied bytes: socket addresses,
-//! ELF headers, fopen modes, PATH search. None may panic; addresses that
-//! parse round-trip.
+//! The parsers the hooks run on caller-supplied bytes: socket addresses
+//! (and send destinations per socket), ELF headers, fopen modes, PATH
+//! search, getaddrinfo's lookup plan and hosts file, the directory
+//! spelling of a resolved path. None may panic; addresses that parse
+//! round-trip.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_decide::{childenv, elf, flags, paths::PathBuf, search, sockaddr};
+use rampart_decide::{childenv, elf, flags, names, paths, paths::PathBuf, search, sockaddr};
 
 fuzz_target!(|data: &[u8]| {
     if let sockaddr::Peer::Inet { ip, port } = sockaddr::parse(data) {
@@ -13,6 +15,26 @@ fuzz_target!(|data: &[u8]| {
         assert!(family == sockaddr::AF_INET || family == sockaddr::AF_INET6);
         assert_eq!(port, u16::from_be_bytes([data[2], data[3]]));
         assert!(!ip.to_canonical().is_ipv6() || family == sockaddr::AF_INET6);
+    }
+    for datagram in [false, true] {
+        for domain in [sockaddr::AF_INET, sockaddr::AF_INET6] {
+            let peer = sockaddr::send_destination(data, sockaddr::SendSocket { domain, datagram });
+            if sockaddr::family(data) != Some(sockaddr::AF_UNSPEC) {
+                assert_eq!(peer, sockaddr::parse(data));
+            }
+        }
+    }
+    let mut absolute = [0u8; names::NAME_MAX + 2];
+    if let names::NameLookup::Absolute(n) = names::plan_lookup(data, false, &mut absolute) {
+        assert_eq!(&absolute[n - 2..n], b".\0");
+    }
+    let (hosts, name) = data.split_at(data.len() / 3);
+    assert!(!names::hosts_lists(hosts, name, "127.0.0.1".parse().unwrap()) || names::hosts_names(hosts, name));
+    let (resolved, caller) = data.split_at(data.len() / 2);
+    let mut spelled = [0u8; 64];
+    if let Some(n) = paths::directory_spelling(resolved, caller, &mut spelled) {
+        assert_eq!(spelled[n - 1], 0);
+        assert!(paths::names_directory(caller));
     }
     let _ = elf::classify(data);
     if let Some(f) = flags::fopen_flags(data) {

@@ -4,47 +4,117 @@
 use std::ffi::c_int;
 
 use rampart_decide::api::classify_host;
-use rampart_decide::names::NameTable;
-use rampart_decide::paths::PathBuf;
+use rampart_decide::names::{NameTable, hosts_lists};
+use rampart_decide::paths::{PathBuf, ResolveError, Resolved};
 use rampart_decide::seqtext::TEXT_MAX;
-use rampart_decide::sockaddr::{Peer, parse};
+use rampart_decide::sockaddr::{AF_UNSPEC, Peer, SendSocket, family, parse, send_destination};
 use rampart_decide::text::{StackText, net_target, unix_target};
-use rampart_policy::{Category, Connect, Proto, Verdict};
+use rampart_policy::{Category, Connect, Proto};
 
-use crate::report::{self, Activity};
+use crate::capture::SOCKADDR_MAX;
+use crate::ops::{Outcome, settle};
+use crate::report::Activity;
 use crate::state::{self, State};
 use crate::sys;
 
 /// IP → name answers seen by `getaddrinfo` in this process.
 pub static NAMES: NameTable = NameTable::new();
 
-/// The longest socket address read (`sizeof(struct sockaddr_storage)`).
-const SOCKADDR_MAX: usize = 128;
+/// What a call does with the address it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    /// `connect`: `AF_UNSPEC` dissolves an association, reaching nothing.
+    Connect,
+    /// A send's destination: `AF_UNSPEC` is read per socket
+    /// ([`send_destination`]).
+    Send,
+}
 
-/// Decides on sending to or connecting to `addr`; `Err(EACCES)` when denied.
-///
-/// # Safety
-/// `addr` is null or readable for `len` bytes.
-pub unsafe fn check(
+/// A Unix socket path as decided on, pinned for the call: the socket file
+/// opened `O_PATH` along its resolved path with symlinks refused, and an
+/// address naming it through `/proc/self/fd/N`, which the kernel follows
+/// to that very inode. A link swapped in after the check (or a chdir, for
+/// a relative path) cannot change which socket is reached.
+pub struct UnixPin {
+    fd: c_int,
+    addr: libc::sockaddr_un,
+    len: libc::socklen_t,
+}
+
+impl UnixPin {
+    pub fn as_ptr(&self) -> *const libc::sockaddr {
+        (&raw const self.addr).cast()
+    }
+
+    pub fn len(&self) -> libc::socklen_t {
+        self.len
+    }
+}
+
+impl Drop for UnixPin {
+    fn drop(&mut self) {
+        // After the real call: its errno is the caller's answer.
+        let saved = sys::errno();
+        // SAFETY: the descriptor was opened by `pin_unix` and is ours alone.
+        unsafe { libc::close(self.fd) };
+        sys::set_errno(saved);
+    }
+}
+
+/// Opens the socket file at `real` (resolved, absolute) for the call;
+/// `Err(ELOOP)` when a link was swapped in since it was resolved.
+fn pin_unix(real: &PathBuf) -> Result<UnixPin, c_int> {
+    let fd = sys::open_no_symlinks(libc::AT_FDCWD, real.with_nul().as_ptr().cast(), libc::O_PATH | libc::O_CLOEXEC, 0)?;
+    // SAFETY: sockaddr_un is plain data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let mut name = StackText::<32>::new();
+    let _ = std::fmt::Write::write_fmt(&mut name, format_args!("/proc/self/fd/{fd}"));
+    for (dst, &b) in addr.sun_path.iter_mut().zip(name.as_bytes()) {
+        *dst = b as libc::c_char;
+    }
+    let len = (std::mem::offset_of!(libc::sockaddr_un, sun_path) + name.as_bytes().len() + 1) as libc::socklen_t;
+    Ok(UnixPin { fd, addr, len })
+}
+
+/// Decides on connecting or sending to `addr`, the caller's address as
+/// captured (the call is then made on that copy, or on `pin` when this
+/// fills it: a Unix socket path).
+pub fn check(st: &State, op: &'static str, fd: c_int, addr: &[u8], how: Use, pin: &mut Option<UnixPin>) -> Outcome {
+    for _ in 0..SWAP_RETRIES {
+        match check_once(st, op, fd, addr, how, pin) {
+            Err(libc::ELOOP) => continue,
+            Err(e) => return Outcome::Deny(e),
+            Ok(outcome) => return outcome,
+        }
+    }
+    Outcome::Deny(libc::ELOOP)
+}
+
+/// How many times a link swapped in between the check of a Unix socket
+/// path and its pinning is retried.
+const SWAP_RETRIES: usize = 3;
+
+fn check_once(
     st: &State,
     op: &'static str,
     fd: c_int,
-    addr: *const libc::sockaddr,
-    len: libc::socklen_t,
-) -> Result<(), c_int> {
-    if addr.is_null() {
-        return Ok(());
-    }
-    let len = (len as usize).min(SOCKADDR_MAX);
-    // SAFETY: the caller's contract.
-    let bytes = unsafe { std::slice::from_raw_parts(addr.cast::<u8>(), len) };
+    addr: &[u8],
+    how: Use,
+    pin: &mut Option<UnixPin>,
+) -> Result<Outcome, c_int> {
+    // Only an AF_UNSPEC send needs to know the socket (two getsockopts).
+    let peer = match how {
+        Use::Send if family(addr) == Some(AF_UNSPEC) => send_destination(addr, send_socket(fd)),
+        Use::Connect | Use::Send => parse(addr),
+    };
     let mut target = StackText::<{ TEXT_MAX + 64 }>::new();
     let mut name_buf = [0u8; TEXT_MAX];
     let mut api_name: Option<&[u8]> = None;
-    let allowed = match parse(bytes) {
+    let allowed = match peer {
         Peer::Inet { ip, port } => {
             if state::is_runtime_api(st, ip, port) {
-                return Ok(());
+                return Ok(Outcome::Pass("the Runtime API: the function's own channel"));
             }
             let proto = socket_proto(fd);
             let name = NAMES.lookup(ip, &mut name_buf);
@@ -55,54 +125,101 @@ pub unsafe fn check(
             st.matcher().allows_connect(&Connect { proto, ip: Some(ip), name, port })
         }
         Peer::UnixPath(path) => {
-            let mut abs = PathBuf::new();
-            if crate::ops::file::absolute(libc::AT_FDCWD, path, &mut abs) != Ok(true) {
-                return Ok(());
+            // The socket the path leads to (connect follows its links).
+            let mut real = PathBuf::new();
+            let pinnable = match crate::ops::file::resolve_at(libc::AT_FDCWD, path, true, &mut real) {
+                Some(Ok(Resolved::Real)) => true,
+                Some(Ok(Resolved::ProcSelf)) => !real.as_bytes().starts_with(b"/proc/"),
+                Some(Ok(Resolved::Magic)) => false,
+                Some(Err(ResolveError::TooManyLinks)) => return Err(libc::ELOOP),
+                Some(Err(ResolveError::TooLong)) | None => {
+                    if crate::ops::file::absolute(libc::AT_FDCWD, path, &mut real) != Ok(true) {
+                        return Ok(Outcome::Pass("a Unix path too long to name: the kernel rejects it"));
+                    }
+                    false
+                }
+            };
+            unix_target(&mut target, real.as_bytes(), false);
+            let allowed = st.matcher().allows_unix(real.as_bytes());
+            let a =
+                Activity { cat: Category::Network, op, target: target.as_bytes(), access: None, argv: None, api: None };
+            let outcome = settle(st, allowed, &a);
+            if outcome == Outcome::Allow && pinnable && sys::has_openat2() {
+                match pin_unix(&real) {
+                    Ok(p) => *pin = Some(p),
+                    Err(libc::ELOOP) => return Err(libc::ELOOP),
+                    // openat2 missing after all: the caller's path, as before.
+                    Err(libc::ENOSYS | libc::EINVAL | libc::EXDEV) => {}
+                    // Not there (or not reachable): what connect would say.
+                    Err(e) => return Err(e),
+                }
             }
-            unix_target(&mut target, abs.as_bytes(), false);
-            st.matcher().allows_unix(abs.as_bytes())
+            return Ok(outcome);
         }
         Peer::UnixAbstract(name) => {
             unix_target(&mut target, name, true);
             // The rule form is `unix:@NAME`; the matcher takes `@NAME`.
             st.matcher().allows_unix(target.as_bytes().get("unix:".len()..).unwrap_or(&[]))
         }
-        Peer::Nowhere | Peer::Other(_) => return Ok(()),
+        Peer::Nowhere => return Ok(Outcome::Pass("no destination: the call reaches no new peer")),
+        Peer::Other(_) => return Ok(Outcome::Pass("another family, or an address the kernel rejects")),
     };
-    let v = st.verdict(Category::Network, allowed);
     let a = Activity { cat: Category::Network, op, target: target.as_bytes(), access: None, argv: None, api: None };
-    report::verdict(st, v, &a);
-    if v == Verdict::Block {
-        return Err(libc::EACCES);
+    let outcome = settle(st, allowed, &a);
+    if outcome != Outcome::Allow {
+        return Ok(outcome);
     }
     // An AWS API endpoint: the api category at service level, after the
     // network check (a blocked connection is one block line, not two).
-    match api_name.and_then(classify_host) {
-        Some(call) => crate::ops::api::connect(st, &call),
-        None => Ok(()),
+    Ok(match api_name.and_then(classify_host).map(|call| crate::ops::api::connect(st, &call)) {
+        Some(Err(e)) => Outcome::Deny(e),
+        _ => Outcome::Allow,
+    })
+}
+
+/// The socket's domain and whether it is a datagram one, for an
+/// `AF_UNSPEC` destination.
+fn send_socket(fd: c_int) -> SendSocket {
+    let ty = sockopt(fd, libc::SO_TYPE);
+    let domain = sockopt(fd, libc::SO_DOMAIN);
+    SendSocket {
+        domain: u16::try_from(domain.unwrap_or(0)).unwrap_or(0),
+        datagram: matches!(ty, Some(libc::SOCK_DGRAM | libc::SOCK_RAW)),
     }
+}
+
+/// An integer socket option, errno untouched.
+fn sockopt(fd: c_int, opt: c_int) -> Option<c_int> {
+    let mut v: c_int = 0;
+    let mut len = size_of::<c_int>() as libc::socklen_t;
+    let saved = sys::errno();
+    // SAFETY: v and len are valid for getsockopt to write.
+    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, opt, (&mut v as *mut c_int).cast(), &mut len) };
+    sys::set_errno(saved);
+    (r == 0).then_some(v)
 }
 
 /// TCP for stream sockets, UDP for datagram sockets (one `getsockopt`).
 fn socket_proto(fd: c_int) -> Proto {
-    let mut ty: c_int = 0;
-    let mut len = size_of::<c_int>() as libc::socklen_t;
-    let saved = sys::errno();
-    // SAFETY: ty and len are valid for getsockopt to write.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut c_int).cast(), &mut len) };
-    sys::set_errno(saved);
-    if r == 0 && ty == libc::SOCK_DGRAM { Proto::Udp } else { Proto::Tcp }
+    if sockopt(fd, libc::SO_TYPE) == Some(libc::SOCK_DGRAM) { Proto::Udp } else { Proto::Tcp }
 }
 
-/// Records the answers of a successful `getaddrinfo` for `node`.
+/// Which answers of a successful `getaddrinfo` are recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answers<'a> {
+    /// All: the name was looked up absolutely (see
+    /// [`rampart_decide::names::NameLookup`]).
+    All,
+    /// Those this hosts file text lists for the name (the resolver's
+    /// files source answered).
+    ListedIn(&'a [u8]),
+}
+
+/// Records answers of a successful `getaddrinfo` for `name`.
 ///
 /// # Safety
 /// `res` is the list getaddrinfo returned.
-pub unsafe fn record_names(node: &[u8], mut res: *const libc::addrinfo) {
-    // A numeric host is not a name.
-    if node.is_empty() || std::str::from_utf8(node).is_ok_and(|s| s.parse::<std::net::IpAddr>().is_ok()) {
-        return;
-    }
+pub unsafe fn record_names(name: &[u8], mut res: *const libc::addrinfo, which: Answers<'_>) {
     let mut hops = 0;
     while !res.is_null() && hops < 64 {
         // SAFETY: a node of getaddrinfo's list.
@@ -111,11 +228,46 @@ pub unsafe fn record_names(node: &[u8], mut res: *const libc::addrinfo) {
             let len = (ai.ai_addrlen as usize).min(SOCKADDR_MAX);
             // SAFETY: ai_addr is readable for ai_addrlen bytes.
             let bytes = unsafe { std::slice::from_raw_parts(ai.ai_addr.cast::<u8>(), len) };
-            if let Peer::Inet { ip, .. } = parse(bytes) {
-                NAMES.insert(ip, node);
+            let listed = |ip| match which {
+                Answers::All => true,
+                Answers::ListedIn(hosts) => hosts_lists(hosts, name, ip),
+            };
+            if let Peer::Inet { ip, .. } = parse(bytes)
+                && listed(ip)
+            {
+                NAMES.insert(ip, name);
             }
         }
         res = ai.ai_next;
         hops += 1;
     }
+}
+
+/// How much of the hosts file is read: a name listed further down is not
+/// recorded (its rule does not match: a denial, never a wrong allow).
+pub const HOSTS_MAX: usize = 16 * 1024;
+
+/// The start of `/etc/hosts` (raw calls: the open hook is not for us).
+pub fn read_hosts(buf: &mut [u8; HOSTS_MAX]) -> &[u8] {
+    let saved = sys::errno();
+    // SAFETY: a NUL-terminated path and plain flags.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c"/etc/hosts".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+    } as c_int;
+    let mut n = 0usize;
+    if fd >= 0 {
+        while n < buf.len() {
+            let Some(rest) = buf.get_mut(n..) else { break };
+            // SAFETY: rest is writable for its length; fd is ours.
+            let r = unsafe { libc::read(fd, rest.as_mut_ptr().cast(), rest.len()) };
+            if r <= 0 {
+                break;
+            }
+            n += r as usize;
+        }
+        // SAFETY: fd was opened above and is closed once.
+        unsafe { libc::close(fd) };
+    }
+    sys::set_errno(saved);
+    buf.get(..n).unwrap_or(&[])
 }

@@ -1,0 +1,255 @@
+//! Attacks on the file hooks (issue 13, rows 3 and 5, and the classics):
+//! each reaches the secret, or writes where no rule allows it, bare, and is
+//! blocked guarded. Also the two false results CPython's own suites found:
+//! guarded, a path means what it means bare.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use rampart_event::EventType;
+use rampart_tests::cprog;
+use rampart_tests::evasion::{Arena, Lang};
+use rampart_tests::runtimes_common::SECRET_DATA;
+
+/// How long each race runs (the bound is the brief's: at most 3 s).
+const RACE_SECS: &str = "2";
+
+/// The race program (tests/runtimes/c/evasion_fsnet.c), built once.
+pub fn race_program() -> &'static PathBuf {
+    static PROG: OnceLock<PathBuf> = OnceLock::new();
+    PROG.get_or_init(|| {
+        let out = cprog::suite_dir("evasion_fsnet_files").join("evasion_fsnet");
+        cprog::compile("evasion_fsnet.c", &out, &["-O2", "-Wall", "-Wextra", "-Werror", "-pthread"]);
+        out
+    })
+}
+
+fn race_arena(tag: &str) -> (Arena, Lang) {
+    let mut a = Arena::new(tag);
+    let prog = race_program();
+    a.process.push(prog.display().to_string());
+    a.file.push(format!("r {}/**", prog.parent().expect("dir").display()));
+    (a, Lang::Program(prog.clone()))
+}
+
+/// Every attempt's Python starts with this: `hit(x)` says the attack got
+/// there, `E` is the environment.
+const PRELUDE: &str = "import os, sys\nE = os.environ\ndef hit(x):\n    print('HIT', repr(x))\n";
+
+fn python(a: &Arena, name: &str, body: &str) -> rampart_tests::evasion::Tries {
+    let code = format!("{PRELUDE}try:\n{}\nexcept OSError as e:\n    print('no', e)\n", indent(body));
+    a.attempt(name, Lang::Python, &code, &[])
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Row 3: the path buffer rewritten by another thread after the check.
+
+#[test]
+fn open_path_flipped_by_another_thread() {
+    let (a, prog) = race_arena("race-open");
+    let (allowed, secret) = (a.sb.path("allowed/data.txt"), a.secret());
+    for mode in ["open", "fopen"] {
+        let t = a.attempt(
+            &format!("race-{mode}"),
+            prog.clone(),
+            "",
+            &[mode, &allowed, &secret, SECRET_DATA.trim(), RACE_SECS],
+        );
+        t.assert_blocked();
+        assert!(t.guarded.stdout.contains("tries "), "{mode}: the race did not run\n{:#?}", t.guarded);
+    }
+}
+
+/// The cwd moved by another thread between the check of a relative path
+/// and the open.
+#[test]
+fn cwd_changed_by_another_thread() {
+    let (a, prog) = race_arena("race-chdir");
+    let (allowed, secret_dir) = (a.sb.path("allowed"), a.sb.path("secret"));
+    let t = a.attempt("race-chdir", prog, "", &["chdir-race", &allowed, &secret_dir, SECRET_DATA.trim(), RACE_SECS]);
+    t.assert_blocked();
+    assert!(t.guarded.stdout.contains("tries "), "the race did not run\n{:#?}", t.guarded);
+}
+
+/// The same race on the directories of a path: a symlink on the way
+/// swapped between an allowed directory and the secret's while `link`,
+/// `rename` or `freopen` runs (names are acted on in the directory pinned
+/// when they were decided; freopen reopens the file the checked open
+/// opened).
+#[test]
+fn directory_link_swapped_under_link_rename_and_freopen() {
+    for mode in ["link-swap", "rename-swap", "freopen-swap"] {
+        let (a, prog) = race_arena(mode);
+        let t = a.attempt(&format!("race-{mode}"), prog, "", &[mode, SECRET_DATA.trim(), RACE_SECS]);
+        t.assert_blocked();
+        assert!(t.guarded.stdout.contains("tries "), "{mode}: the race did not run\n{:#?}", t.guarded);
+        assert_eq!(
+            std::fs::read_to_string(a.secret()).ok().as_deref(),
+            Some(SECRET_DATA),
+            "{mode}: the secret stayed where it was"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Row 5: a hard link, made through a symlink, to the denied file.
+
+#[test]
+fn hard_link_through_a_symlink_in_a_writable_directory() {
+    let a = Arena::new("row5");
+    let body = "d = os.open('.', os.O_RDONLY)\n\
+                sl, hl = f'sl{os.getpid()}', f'hl{os.getpid()}'\n\
+                os.symlink(E['EV_SECRET'], sl, dir_fd=d)\n\
+                os.link(sl, hl, src_dir_fd=d, dst_dir_fd=d)\n\
+                hit(open(hl).read())";
+    let t = python(&a, "row5-link-through-symlink", body);
+    t.assert_blocked();
+    let blocks = t.guarded.of(EventType::Block);
+    assert!(
+        blocks.iter().any(|e| e.target.as_deref() == Some(a.secret().as_str()) && e.op.as_deref() == Some("linkat")),
+        "the block names the real source\n{:#?}",
+        t.guarded
+    );
+}
+
+#[test]
+fn hard_link_of_the_secret_itself() {
+    let a = Arena::new("link-plain");
+    python(&a, "link-secret", "os.link(E['EV_SECRET'], f'h{os.getpid()}')\nhit(open(f'h{os.getpid()}').read())")
+        .assert_blocked();
+}
+
+#[test]
+fn hard_link_of_a_read_only_file_made_writable() {
+    // ro/ may be read, not written: a second name in allowed/ (rw) would
+    // make it writable.
+    let a = Arena::new("link-ro");
+    let body = "n = f'h{os.getpid()}'\nos.link(E['EV_ROOT'] + '/ro/data.txt', n)\n\
+                open(n, 'a').write('x')\nhit(open(E['EV_ROOT'] + '/ro/data.txt').read())";
+    python(&a, "link-ro", body).assert_blocked();
+}
+
+// ---------------------------------------------------------------------------
+// The classics.
+
+#[test]
+fn classic_paths_to_the_secret() {
+    let a = Arena::new("classics");
+    let attempts: &[(&str, &str)] = &[
+        ("symlink", "hit(open('link').read())"),
+        (
+            "dirfd",
+            "d = os.open(E['EV_ROOT'], os.O_RDONLY)\nhit(os.read(os.open('secret/x', os.O_RDONLY, dir_fd=d), 100))",
+        ),
+        ("dotdot", "hit(open('../secret/x').read())"),
+        ("dotdot-after-link", "hit(open('secretdir/../secret/x').read())"),
+        ("dir-symlink", "hit(open('secretdir/x').read())"),
+        ("proc-self-root", "hit(open('/proc/self/root' + E['EV_SECRET']).read())"),
+        ("proc-self-cwd", "hit(open('/proc/self/cwd/../secret/x').read())"),
+        ("o-path-then-proc-fd", "fd = os.open(E['EV_SECRET'], os.O_PATH)\nhit(open(f'/proc/self/fd/{fd}').read())"),
+        (
+            "dir-fd-then-openat",
+            "d = os.open('.', os.O_RDONLY | os.O_DIRECTORY)\nhit(os.read(os.open('secretdir/x', os.O_RDONLY, dir_fd=d), 100))",
+        ),
+        ("opendir-secret", "hit(os.listdir(E['EV_ROOT'] + '/secret'))"),
+    ];
+    for (name, body) in attempts {
+        python(&a, name, body).assert_blocked();
+    }
+}
+
+#[test]
+fn classic_writes_where_no_rule_allows() {
+    let a = Arena::new("classic-writes");
+    let attempts: &[(&str, &str)] = &[
+        // The bare run puts everything back, so the guarded run meets the
+        // same arena.
+        (
+            "rename-secret-into-allowed",
+            "n = f'moved{os.getpid()}'\nos.rename(E['EV_SECRET'], n)\nhit(open(n).read())\nos.rename(n, E['EV_SECRET'])",
+        ),
+        (
+            "truncate-secret",
+            "os.truncate(E['EV_SECRET'], 0)\nhit('truncated')\nopen(E['EV_SECRET'], 'w').write(E['EV_SECRET_DATA'])",
+        ),
+        ("write-read-only", "open(E['EV_ROOT'] + '/ro/data.txt', 'a').write('')\nhit('ro opened for append')"),
+        (
+            "reopen-read-only-for-write",
+            "fd = os.open(E['EV_ROOT'] + '/ro/data.txt', os.O_RDONLY)\nopen(f'/proc/self/fd/{fd}', 'a').write('')\nhit('reopened for append')",
+        ),
+        (
+            "unlink-secret",
+            "os.unlink(E['EV_SECRET'])\nhit('unlinked')\nopen(E['EV_SECRET'], 'w').write(E['EV_SECRET_DATA'])",
+        ),
+        ("mkdir-in-secret", "p = E['EV_ROOT'] + f'/secret/d{os.getpid()}'\nos.mkdir(p)\nhit('mkdir')\nos.rmdir(p)"),
+        (
+            "symlink-in-secret",
+            "p = E['EV_ROOT'] + f'/secret/l{os.getpid()}'\nos.symlink('/', p)\nhit('symlink')\nos.unlink(p)",
+        ),
+    ];
+    for (name, body) in attempts {
+        python(&a, name, body).assert_blocked();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// False results: guarded, a path means what it means bare.
+
+/// Runs `body` bare and guarded; both must print the same thing.
+fn same_both_ways(a: &Arena, name: &str, body: &str) -> rampart_tests::evasion::Tries {
+    let t = a.attempt(name, Lang::Python, &format!("{PRELUDE}{body}"), &[]);
+    assert_eq!(t.bare.stdout, t.guarded.stdout, "{name}: guarded differs from bare\n{t:#?}");
+    assert!(!t.bare.stdout.is_empty(), "{name}: printed nothing\n{t:#?}");
+    t
+}
+
+#[test]
+fn scandir_of_the_empty_path_is_not_the_cwd() {
+    let a = Arena::new("empty-path");
+    let t = same_both_ways(
+        &a,
+        "scandir-empty",
+        "try:\n    print(list(os.scandir('')))\nexcept OSError as e:\n    print(type(e).__name__, e.errno)",
+    );
+    assert!(t.guarded.stdout.starts_with("FileNotFoundError"), "{t:#?}");
+    // From a directory no rule allows: the empty path is not that
+    // directory either (it was checked, and opened outside block mode).
+    same_both_ways(
+        &a,
+        "scandir-empty-in-denied-cwd",
+        "os.chdir(E['EV_ROOT'] + '/secret')
+try:
+    print(list(os.scandir('')))
+except OSError as e:
+    print(type(e).__name__, e.errno)",
+    );
+    same_both_ways(
+        &a,
+        "open-empty",
+        "try:\n    os.open('', os.O_RDONLY)\nexcept OSError as e:\n    print(type(e).__name__, e.errno)",
+    );
+}
+
+#[test]
+fn a_trailing_slash_still_names_a_directory() {
+    let a = Arena::new("trailing-slash");
+    std::fs::create_dir(a.sb.root().join("allowed/real")).expect("mkdir");
+    std::os::unix::fs::symlink("real", a.sb.root().join("allowed/dirlink")).expect("symlink");
+    // Through a directory link (the path the library resolves itself) and
+    // without one; as shutil.copyfile does it and as a plain open.
+    for (name, dst) in
+        [("copyfile-via-link", "dirlink/missing/"), ("copyfile", "real/missing2/"), ("dot", "dirlink/missing3/.")]
+    {
+        let body = format!(
+            "import shutil\ntry:\n    shutil.copyfile('data.txt', '{dst}')\n    print('made')\nexcept OSError as e:\n    print(type(e).__name__, e.errno)\n\
+             print(sorted(os.listdir('real')))"
+        );
+        let t = same_both_ways(&a, name, &body);
+        assert!(!t.guarded.stdout.contains("made"), "{name}: {t:#?}");
+    }
+    assert_eq!(std::fs::read_dir(a.sb.root().join("allowed/real")).expect("ls").count(), 0, "no file was made");
+}

@@ -1,0 +1,366 @@
+//! Attacks on the network hooks (issue 13, rows 3, 4 and 6): each reaches
+//! the denied peer bare and is blocked guarded.
+//!
+//! Row 4 runs for real and offline: a private mount and network namespace
+//! (`unshare -mn`, as root) with its own loopback, a small DNS responder on
+//! 127.0.0.1:53 and a resolv.conf naming it bind-mounted over
+//! /etc/resolv.conf.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use rampart_event::EventType;
+use rampart_tests::cases::output_with_timeout;
+use rampart_tests::cprog;
+use rampart_tests::evasion::{Arena, Lang, TIMEOUT, Tries, python};
+use rampart_tests::runtimes_common::PeerLog;
+use rampart_tests::{outcome, rampart_run};
+
+/// How long each race runs (at most 3 s, as the brief bounds them).
+const RACE_SECS: &str = "2";
+
+fn race_program() -> &'static PathBuf {
+    static PROG: OnceLock<PathBuf> = OnceLock::new();
+    PROG.get_or_init(|| {
+        let out = cprog::suite_dir("evasion_fsnet_net").join("evasion_fsnet");
+        cprog::compile("evasion_fsnet.c", &out, &["-O2", "-Wall", "-Wextra", "-Werror", "-pthread"]);
+        out
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Row 3: the socket address (or the message header pointing at it)
+// rewritten by another thread after the check.
+
+#[test]
+fn addresses_flipped_by_another_thread() {
+    let mut a = Arena::new("race-net");
+    let prog = race_program();
+    a.process.push(prog.display().to_string());
+    a.file.push(format!("r {}/**", prog.parent().expect("dir").display()));
+    let tcp = a.peers.tcp_allowed_port().to_string();
+    let udp = a.peers.udp_allowed_port().to_string();
+    for (mode, port) in
+        [("connect", &tcp), ("sendto", &udp), ("sendmsg", &udp), ("sendmsg-name", &udp), ("sendmmsg", &udp)]
+    {
+        let t = a.attempt(&format!("race-{mode}"), Lang::Program(prog.clone()), "", &[mode, port, RACE_SECS]);
+        t.assert_blocked();
+        assert!(t.guarded.stdout.contains("tries "), "{mode}: the race did not run\n{:#?}", t.guarded);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Row 6: destinations the library used to read differently from the kernel.
+
+/// ctypes declarations for the hooked symbols themselves
+/// (`ctypes.CDLL(None)` finds the preloaded library first).
+const CTYPES: &str = r#"import ctypes, os, socket, struct
+E = os.environ
+libc = ctypes.CDLL(None, use_errno=True)
+class iovec(ctypes.Structure):
+    _fields_ = [('base', ctypes.c_char_p), ('len', ctypes.c_size_t)]
+class msghdr(ctypes.Structure):
+    _fields_ = [('name', ctypes.c_char_p), ('namelen', ctypes.c_uint32), ('iov', ctypes.POINTER(iovec)),
+                ('iovlen', ctypes.c_size_t), ('control', ctypes.c_void_p), ('controllen', ctypes.c_size_t),
+                ('flags', ctypes.c_int)]
+class mmsghdr(ctypes.Structure):
+    _fields_ = [('hdr', msghdr), ('len', ctypes.c_uint)]
+libc.sendto.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+libc.sendto.restype = ctypes.c_ssize_t
+libc.sendmsg.argtypes = [ctypes.c_int, ctypes.POINTER(msghdr), ctypes.c_int]
+libc.sendmsg.restype = ctypes.c_ssize_t
+libc.sendmmsg.argtypes = [ctypes.c_int, ctypes.POINTER(mmsghdr), ctypes.c_uint, ctypes.c_int]
+def unspec(port):
+    # AF_UNSPEC (0), then a sockaddr_in's port and address.
+    return struct.pack('=HH4s8x', 0, socket.htons(port), socket.inet_aton('127.0.0.1'))
+def message(addr, data):
+    iov = iovec(data, len(data))
+    m = msghdr(addr, len(addr), ctypes.pointer(iov), 1, None, 0, 0)
+    m._keep = iov
+    return m
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+denied = int(E['EV_UDP_DENIED'])
+def said(n):
+    if n > 0:
+        print('HIT', n)
+    else:
+        print('no', os.strerror(ctypes.get_errno()))
+"#;
+
+fn ctypes_attempt(a: &Arena, name: &str, body: &str) -> Tries {
+    let t = a.attempt(name, Lang::Python, &format!("{CTYPES}{body}"), &[]);
+    t.assert_blocked();
+    assert!(!t.bare_peers.udp_denied_received.is_empty() || t.bare_peers.tcp_denied_accepted > 0, "{name}: {t:#?}");
+    assert_eq!(t.guarded_peers.udp_denied_received, Vec::<String>::new(), "{name}: a datagram got through");
+    assert_eq!(t.guarded_peers.tcp_denied_accepted, 0, "{name}: a connection got through");
+    t
+}
+
+#[test]
+fn af_unspec_destinations_on_udp() {
+    let a = Arena::new("unspec");
+    ctypes_attempt(&a, "unspec-sendto", "said(libc.sendto(udp.fileno(), b'unspec-sendto', 13, 0, unspec(denied), 16))");
+    ctypes_attempt(
+        &a,
+        "unspec-sendmsg",
+        "m = message(unspec(denied), b'unspec-sendmsg')\nsaid(libc.sendmsg(udp.fileno(), ctypes.byref(m), 0))",
+    );
+    ctypes_attempt(
+        &a,
+        "unspec-sendmmsg",
+        "v = (mmsghdr * 2)(mmsghdr(message(unspec(denied), b'unspec-mmsg-1'), 0), mmsghdr(message(unspec(denied), b'unspec-mmsg-2'), 0))\n\
+         said(libc.sendmmsg(udp.fileno(), v, 2, 0))",
+    );
+}
+
+#[test]
+fn udp_sendmsg_and_sendmmsg_to_the_denied_port() {
+    let a = Arena::new("udp-msg");
+    ctypes_attempt(
+        &a,
+        "sendmsg-plain",
+        "try:\n    said(udp.sendmsg([b'sendmsg'], [], 0, ('127.0.0.1', denied)))\nexcept OSError as e:\n    print('no', e)",
+    );
+    // An allowed message first: it is sent (and counted), the denied one
+    // after it is not.
+    let t = ctypes_attempt(
+        &a,
+        "sendmmsg-after-allowed",
+        "ok = struct.pack('=HH4s8x', socket.AF_INET, socket.htons(int(E['EV_UDP_ALLOWED'])), socket.inet_aton('127.0.0.1'))\n\
+         no = struct.pack('=HH4s8x', socket.AF_INET, socket.htons(denied), socket.inet_aton('127.0.0.1'))\n\
+         v = (mmsghdr * 2)(mmsghdr(message(ok, b'first'), 0), mmsghdr(message(no, b'second'), 0))\n\
+         n = libc.sendmmsg(udp.fileno(), v, 2, 0)\n\
+         print('sent', n)\n\
+         said(n - 1)",
+    );
+    assert!(t.guarded.stdout.contains("sent 1"), "the allowed message is sent and counted\n{t:#?}");
+    assert_eq!(t.guarded_peers.udp_allowed_received, vec!["first".to_owned()]);
+}
+
+#[test]
+fn ipv4_mapped_ipv6_and_tcp_fast_open() {
+    let a = Arena::new("mapped");
+    ctypes_attempt(
+        &a,
+        "mapped-udp",
+        "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+         try:\n    said(s.sendto(b'mapped', ('::ffff:127.0.0.1', denied)))\nexcept OSError as e:\n    print('no', e)",
+    );
+    ctypes_attempt(
+        &a,
+        "mapped-tcp",
+        "s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)\n\
+         try:\n    s.connect(('::ffff:127.0.0.1', int(E['EV_TCP_DENIED'])))\n    print('HIT mapped')\nexcept OSError as e:\n    print('no', e)",
+    );
+    ctypes_attempt(
+        &a,
+        "tcp-fast-open",
+        "s = socket.socket()\n\
+         try:\n    said(s.sendto(b'tfo', socket.MSG_FASTOPEN, ('127.0.0.1', int(E['EV_TCP_DENIED']))))\nexcept OSError as e:\n    print('no', e)",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Row 4: the resolver made to answer for another name.
+
+/// A DNS responder for the namespace: A records for the names in ANSWERS,
+/// an empty answer for other types of those names, NXDOMAIN for the rest.
+const DNS_RESPONDER: &str = r#"import socket, struct, sys
+ANSWERS = {b'good.test': '127.0.0.2', b'good.test.evil.test': '127.0.0.3', b'good.evil.test': '127.0.0.3'}
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', 53))
+open(sys.argv[1], 'w').close()
+while True:
+    q, peer = s.recvfrom(512)
+    tid = struct.unpack('>H', q[:2])[0]
+    i, labels = 12, []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]])
+        i += 1 + q[i]
+    qtype = struct.unpack('>H', q[i + 1:i + 3])[0]
+    question = q[12:i + 5]
+    ip = ANSWERS.get(b'.'.join(labels).lower())
+    answer = b''
+    if ip and qtype == 1:
+        answer = b'\xc0\x0c' + struct.pack('>HHIH', 1, 1, 60, 4) + socket.inet_aton(ip)
+    flags = 0x8180 | (0 if ip else 3)
+    s.sendto(struct.pack('>HHHHHH', tid, flags, 1, 1 if answer else 0, 0, 0) + question + answer, peer)
+"#;
+
+/// Sets the namespace up, runs the command, stops the responder.
+const NAMESPACE_SETUP: &str = r#"set -e
+ip link set lo up
+mount --bind "$NS_RESOLV" /etc/resolv.conf
+"$NS_PYTHON" -I "$NS_DNS" "$NS_READY" >/dev/null 2>&1 &
+dns=$!
+i=0
+while [ ! -e "$NS_READY" ]; do i=$((i+1)); [ $i -lt 200 ] || exit 3; sleep 0.05; done
+set +e
+"$@"
+rc=$?
+kill $dns
+exit $rc
+"#;
+
+/// The port the name rule allows (a fresh namespace: nothing else uses it).
+const NAMED_PORT: u16 = 8443;
+
+/// Runs `code` (Python) bare and guarded, each in its own namespace.
+fn in_namespace(a: &Arena, name: &str, code: &str) -> Tries {
+    let root = a.sb.root();
+    std::fs::write(root.join("resolv.conf"), "nameserver 127.0.0.1\noptions attempts:2 timeout:2\n").expect("write");
+    std::fs::write(root.join("dns.py"), DNS_RESPONDER).expect("write");
+    let policy = root.join(format!("{name}.policy.json"));
+    std::fs::write(&policy, a.policy_text()).expect("write policy");
+    let py = &python().0;
+    let run = |guarded: bool| {
+        let inner = if guarded {
+            let mut g = rampart_run(Some(&policy), None);
+            g.arg(py).args(["-I", "-c", code]);
+            g
+        } else {
+            let mut b = Command::new(py);
+            b.args(["-I", "-c", code]).env_remove("LD_PRELOAD");
+            b
+        };
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-mn", "sh", "-c", NAMESPACE_SETUP, "sh"]).arg(inner.get_program()).args(inner.get_args());
+        for (k, v) in inner.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let ready = root.join(format!("{name}.{guarded}.ready"));
+        cmd.env("NS_RESOLV", root.join("resolv.conf"))
+            .env("NS_DNS", root.join("dns.py"))
+            .env("NS_READY", &ready)
+            .env("NS_PYTHON", py)
+            .current_dir(a.sb.path("allowed"));
+        for (k, v) in a.env() {
+            cmd.env(k, v);
+        }
+        let (_, out) = output_with_timeout(&mut cmd, TIMEOUT);
+        let o = outcome(out);
+        assert_eq!(
+            o.code,
+            Some(0),
+            "{name} (guarded: {guarded}): the namespace or the code failed (root, unshare and ip are needed)\n{o:#?}"
+        );
+        o
+    };
+    let bare = run(false);
+    let guarded = run(true);
+    Tries { name: name.to_owned(), bare, guarded, bare_peers: PeerLog::default(), guarded_peers: PeerLog::default() }
+}
+
+/// Binds the attacker's listener and a legitimate one, then `lookup`,
+/// then connects to the attacker's address as if it were the name's.
+fn search_list_attack(prep: &str, lookup: &str) -> String {
+    format!(
+        "import os, socket\nE = os.environ\n\
+         evil = socket.socket(); evil.bind(('127.0.0.3', {NAMED_PORT})); evil.listen()\n\
+         good = socket.socket(); good.bind(('127.0.0.2', {NAMED_PORT})); good.listen()\n\
+         {prep}\n\
+         print('resolved', sorted({{ai[4][0] for ai in socket.getaddrinfo({lookup}, {NAMED_PORT}, socket.AF_INET, socket.SOCK_STREAM)}}))\n\
+         try:\n    socket.create_connection(('127.0.0.3', {NAMED_PORT})).close()\n    print('HIT the attacker as the name')\n\
+         except OSError as e:\n    print('no', e)\n"
+    )
+}
+
+#[test]
+fn the_search_list_cannot_answer_for_a_name_rule() {
+    let mut a = Arena::new("row4");
+    a.network.push(format!("good.test:{NAMED_PORT}"));
+    let code = search_list_attack(
+        "os.environ['LOCALDOMAIN'] = 'evil.test'\nos.environ['RES_OPTIONS'] = 'ndots:9'",
+        "'good.test'",
+    );
+    let t = in_namespace(&a, "row4-localdomain", &code);
+    t.assert_blocked();
+    assert!(t.bare.stdout.contains("resolved ['127.0.0.3']"), "the search list answered bare\n{t:#?}");
+    // The name itself still resolves, to its own address.
+    assert!(t.guarded.stdout.contains("resolved ['127.0.0.2']"), "{t:#?}");
+    assert!(
+        t.guarded.of(EventType::Block).iter().any(|e| e.target.as_deref() == Some(&*format!("127.0.0.3:{NAMED_PORT}"))),
+        "the block names the attacker's address, not the rule's name\n{t:#?}"
+    );
+}
+
+#[test]
+fn hostaliases_cannot_answer_for_a_name_rule() {
+    let mut a = Arena::new("row4-aliases");
+    a.network.push(format!("good:{NAMED_PORT}"));
+    let prep =
+        "open('aliases', 'w').write('good good.evil.test\\n')\nos.environ['HOSTALIASES'] = os.path.abspath('aliases')";
+    let t = in_namespace(&a, "row4-hostaliases", &search_list_attack(prep, "'good'"));
+    t.assert_blocked();
+}
+
+#[test]
+fn names_still_match_their_own_answers() {
+    let mut a = Arena::new("row4-legit");
+    a.network.push(format!("good.test:{NAMED_PORT}"));
+    a.network.push(format!("localhost:{}", NAMED_PORT + 1));
+    // Dotted (absolute lookup), absolute already, and a hosts-file name.
+    let code = format!(
+        "import socket\n\
+         good = socket.socket(); good.bind(('127.0.0.2', {NAMED_PORT})); good.listen()\n\
+         local = socket.socket(); local.bind(('127.0.0.1', {l})); local.listen()\n\
+         for name, port in (('good.test', {NAMED_PORT}), ('good.test.', {NAMED_PORT}), ('localhost', {l})):\n\
+         \x20   try:\n\
+         \x20       socket.create_connection((name, port)).close()\n\
+         \x20       print('ok', name)\n\
+         \x20   except OSError as e:\n\
+         \x20       print('no', name, e)\n",
+        l = NAMED_PORT + 1
+    );
+    let t = in_namespace(&a, "row4-legit", &code);
+    for name in ["good.test", "good.test.", "localhost"] {
+        assert!(t.bare.stdout.contains(&format!("ok {name}\n")), "bare {name}\n{t:#?}");
+        assert!(t.guarded.stdout.contains(&format!("ok {name}\n")), "guarded {name}\n{t:#?}");
+    }
+    assert!(t.guarded.of(EventType::Block).is_empty(), "{t:#?}");
+}
+
+// ---------------------------------------------------------------------------
+// Unix sockets: the socket a path really leads to.
+
+/// A Unix socket no rule allows, reached through a symlink whose own path
+/// a rule allows (connect follows links in `sun_path`).
+#[test]
+fn unix_socket_behind_an_allowed_symlink() {
+    let mut a = Arena::new("unix-link");
+    a.network.push(format!("unix:{}/*.sock", a.sb.path("allowed")));
+    let code = "import os, socket\n\
+                srv = socket.socket(socket.AF_UNIX)\n\
+                srv.bind(os.environ['EV_ROOT'] + f'/denied{os.getpid()}.sock')\n\
+                srv.listen()\n\
+                os.symlink(srv.getsockname(), f'via{os.getpid()}.sock')\n\
+                c = socket.socket(socket.AF_UNIX)\n\
+                try:\n    c.connect(f'via{os.getpid()}.sock')\n    print('HIT', srv.accept()[0] is not None)\n\
+                except OSError as e:\n    print('no', e)\n";
+    let t = a.attempt("unix-via-symlink", Lang::Python, code, &[]);
+    t.assert_blocked();
+    // The socket it really leads to is named, not the link.
+    assert!(
+        t.guarded.of(EventType::Block).iter().any(|e| e.target.as_deref().is_some_and(|x| x.contains("/denied"))),
+        "{t:#?}"
+    );
+}
+
+/// The link swapped between an allowed socket and a denied one while the
+/// main thread connects through it (the socket decided on is the one
+/// connected to: pinned, and named to the kernel through /proc/self/fd).
+#[test]
+fn unix_socket_link_swapped_during_connect() {
+    let mut a = Arena::new("unix-swap");
+    let prog = race_program();
+    a.process.push(prog.display().to_string());
+    a.file.push(format!("r {}/**", prog.parent().expect("dir").display()));
+    a.network.push(format!("unix:{}/*.sock", a.sb.path("allowed")));
+    let t = a.attempt("race-unix-swap", Lang::Program(prog.clone()), "", &["unix-swap", RACE_SECS]);
+    t.assert_blocked();
+    assert!(t.guarded.stdout.contains("tries "), "the race did not run\n{:#?}", t.guarded);
+}
