@@ -123,9 +123,12 @@ fn is_static(path: &PathBuf) -> bool {
     // SAFETY: path is NUL-terminated; head is writable for its length; fd
     // is closed before returning.
     let n = unsafe {
-        let fd =
-            libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.with_nul().as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
-                as c_int;
+        let fd = crate::sys::raw_syscall!(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            path.with_nul().as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC
+        ) as c_int;
         if fd < 0 {
             return false;
         }
