@@ -6,6 +6,8 @@
 //! - `hooks/`: the exported libc entry points (the FFI edge).
 //! - `ops/`: what each domain does: resolve, decide, report, call.
 //! - `real`: the libc functions behind the hooks.
+//! - `loader`: symbol lookups in the loaded objects' tables (the real
+//!   `dlsym`, the library's own exports).
 //! - `state`: configuration and the compiled policy, lock-free.
 //! - `report`: event lines on stderr.
 //! - `snapshot`: the compiled policy shared with children.
@@ -32,6 +34,7 @@ mod control;
 mod guard;
 mod hooks;
 mod lambda;
+mod loader;
 mod ops;
 mod real;
 mod refresh;
@@ -48,6 +51,8 @@ static ALLOC: alloc::HookAlloc = alloc::HookAlloc;
 /// the policy, publish them. Until it has run, hooks pass calls through.
 extern "C" fn init() {
     let _internal = guard::Internal::enter();
+    // The real dlsym first: resolve_all's lookups go through it.
+    loader::resolve();
     real::resolve_all();
     // SAFETY: registers a plain function; called once per process.
     unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };

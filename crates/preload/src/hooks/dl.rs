@@ -1,0 +1,229 @@
+//! `dlsym` and `dlvsym`: a lookup through a real handle (ctypes'
+//! `CDLL('libc.so.6').open`, `dlopen("libc.so.6")` in native code) would
+//! otherwise hand out libc's own `open`, which no hook sees.
+//!
+//! A lookup through a real handle of a name librampart exports as a hook
+//! is answered with the hook when the object's answer is the C library's
+//! function or the one the hook itself calls next. The pseudo-handles
+//! (`RTLD_DEFAULT`, `RTLD_NEXT`) mean "from the caller's place in the
+//! search order": glibc finds the caller by the return address, so for
+//! them the export is a naked trampoline that jumps to the real function
+//! with the caller's return address untouched — the answer is the one
+//! the caller always got, including the library's own `RTLD_NEXT`
+//! lookups in real.rs, which must mean "next after librampart".
+//!
+//! The real `dlsym` is found by reading the loaded objects' symbol tables
+//! (crate::loader), not by asking `dlsym`.
+
+use std::ffi::{CStr, c_char, c_void};
+
+use rampart_decide::dynsym::is_c_library;
+
+use crate::loader;
+
+type DlsymFn = unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void;
+type DlvsymFn = unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char) -> *mut c_void;
+
+/// The real `dlsym`, for the pseudo-handle path of the trampoline.
+extern "C" fn real_dlsym_address() -> usize {
+    loader::real_dlsym()
+}
+
+extern "C" fn real_dlvsym_address() -> usize {
+    loader::real_dlvsym()
+}
+
+/// What `name` means to the object after librampart: the function a hook
+/// calls on (for real.rs; glibc places the caller by its return address,
+/// which is here).
+pub fn next_after_librampart(name: &CStr) -> *mut c_void {
+    call_real_dlsym(libc::RTLD_NEXT, name.as_ptr())
+}
+
+fn call_real_dlsym(handle: *mut c_void, name: *const c_char) -> *mut c_void {
+    let p = loader::real_dlsym();
+    // SAFETY: p is glibc's dlsym (or a stand-in of the same type).
+    let f = unsafe { std::mem::transmute::<usize, DlsymFn>(p) };
+    // SAFETY: the caller's arguments, as dlsym takes them.
+    unsafe { f(handle, name) }
+}
+
+fn call_real_dlvsym(handle: *mut c_void, name: *const c_char, version: *const c_char) -> *mut c_void {
+    let p = loader::real_dlvsym();
+    // SAFETY: p is glibc's dlvsym (or a stand-in of the same type).
+    let f = unsafe { std::mem::transmute::<usize, DlvsymFn>(p) };
+    // SAFETY: the caller's arguments, as dlvsym takes them.
+    unsafe { f(handle, name, version) }
+}
+
+/// `dlsym` through a real handle, entered from the trampoline with the
+/// caller's return address.
+extern "C" fn dlsym_through_handle(handle: *mut c_void, name: *const c_char, caller: usize) -> *mut c_void {
+    let found = call_real_dlsym(handle, name);
+    hook_instead(found, name, caller)
+}
+
+extern "C" fn dlvsym_through_handle(
+    handle: *mut c_void,
+    name: *const c_char,
+    version: *const c_char,
+    caller: usize,
+) -> *mut c_void {
+    let found = call_real_dlvsym(handle, name, version);
+    hook_instead(found, name, caller)
+}
+
+/// The answer to give for `name`, which the handle's object answered with
+/// `found`: our hook when `found` is what the hook stands in for.
+fn hook_instead(found: *mut c_void, name: *const c_char, caller: usize) -> *mut c_void {
+    if found.is_null() {
+        return found;
+    }
+    // SAFETY: dlsym found a symbol by this name, so it is a C string.
+    let name_bytes = unsafe { CStr::from_ptr(name) }.to_bytes();
+    let Some(hook) = loader::own_export(name_bytes) else { return found };
+    if hook == found as usize {
+        return found;
+    }
+    // What the hook calls next: a lookup from librampart's own place.
+    let next = call_real_dlsym(libc::RTLD_NEXT, name);
+    // Another library's function of the same name is its own business
+    // (it may not be the C library's at all); the C library's, or the one
+    // our hook forwards to, is what the hook is for.
+    if found != next && !object_name(found as usize).is_some_and(is_c_library) {
+        return found;
+    }
+    // A wrapper loaded after librampart that asks a handle for the
+    // function it wraps would be handed our hook, which calls it again:
+    // it gets its own answer.
+    if !next.is_null() && same_object(caller, next as usize) {
+        return found;
+    }
+    hook as *mut c_void
+}
+
+fn object_of(addr: usize) -> Option<libc::Dl_info> {
+    let mut info = libc::Dl_info {
+        dli_fname: std::ptr::null(),
+        dli_fbase: std::ptr::null_mut(),
+        dli_sname: std::ptr::null(),
+        dli_saddr: std::ptr::null_mut(),
+    };
+    // SAFETY: dladdr only reads the loader's tables and fills info.
+    (unsafe { libc::dladdr(addr as *const c_void, &mut info) } != 0).then_some(info)
+}
+
+fn object_name(addr: usize) -> Option<&'static [u8]> {
+    let info = object_of(addr)?;
+    // SAFETY: dli_fname is the object's name, a C string that lives while
+    // the object is loaded (and found's object stays loaded: the caller
+    // holds its handle).
+    (!info.dli_fname.is_null()).then(|| unsafe { CStr::from_ptr(info.dli_fname) }.to_bytes())
+}
+
+fn same_object(a: usize, b: usize) -> bool {
+    match (object_of(a), object_of(b)) {
+        (Some(x), Some(y)) => x.dli_fbase == y.dli_fbase,
+        _ => false,
+    }
+}
+
+/// # Safety
+/// As dlsym(3).
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dlsym(handle: *mut c_void, name: *const c_char) -> *mut c_void {
+    // Pseudo-handle (0 or -1): find the real dlsym without disturbing the
+    // arguments or the return address, and jump to it. Real handle: on to
+    // dlsym_through_handle, with the return address as a third argument.
+    #[cfg(target_arch = "x86_64")]
+    core::arch::naked_asm!(
+        "test rdi, rdi",
+        "jz 2f",
+        "cmp rdi, -1",
+        "je 2f",
+        "mov rdx, [rsp]",
+        "jmp {through_handle}",
+        "2:",
+        // Entry rsp is 8 mod 16: two pushes and 8 more align the call.
+        "push rdi",
+        "push rsi",
+        "sub rsp, 8",
+        "call {real}",
+        "add rsp, 8",
+        "pop rsi",
+        "pop rdi",
+        "jmp rax",
+        through_handle = sym dlsym_through_handle,
+        real = sym real_dlsym_address,
+    );
+    #[cfg(target_arch = "aarch64")]
+    core::arch::naked_asm!(
+        "cbz x0, 2f",
+        "cmn x0, #1",
+        "b.eq 2f",
+        "mov x2, x30",
+        "b {through_handle}",
+        "2:",
+        "stp x29, x30, [sp, #-32]!",
+        "mov x29, sp",
+        "stp x0, x1, [sp, #16]",
+        "bl {real}",
+        "mov x16, x0",
+        "ldp x0, x1, [sp, #16]",
+        "ldp x29, x30, [sp], #32",
+        "br x16",
+        through_handle = sym dlsym_through_handle,
+        real = sym real_dlsym_address,
+    );
+}
+
+/// # Safety
+/// As dlvsym(3).
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dlvsym(handle: *mut c_void, name: *const c_char, version: *const c_char) -> *mut c_void {
+    // As dlsym, with a third argument to keep.
+    #[cfg(target_arch = "x86_64")]
+    core::arch::naked_asm!(
+        "test rdi, rdi",
+        "jz 2f",
+        "cmp rdi, -1",
+        "je 2f",
+        "mov rcx, [rsp]",
+        "jmp {through_handle}",
+        "2:",
+        // Entry rsp is 8 mod 16: three pushes align the call.
+        "push rdi",
+        "push rsi",
+        "push rdx",
+        "call {real}",
+        "pop rdx",
+        "pop rsi",
+        "pop rdi",
+        "jmp rax",
+        through_handle = sym dlvsym_through_handle,
+        real = sym real_dlvsym_address,
+    );
+    #[cfg(target_arch = "aarch64")]
+    core::arch::naked_asm!(
+        "cbz x0, 2f",
+        "cmn x0, #1",
+        "b.eq 2f",
+        "mov x3, x30",
+        "b {through_handle}",
+        "2:",
+        "stp x29, x30, [sp, #-48]!",
+        "mov x29, sp",
+        "stp x0, x1, [sp, #16]",
+        "str x2, [sp, #32]",
+        "bl {real}",
+        "mov x16, x0",
+        "ldr x2, [sp, #32]",
+        "ldp x0, x1, [sp, #16]",
+        "ldp x29, x30, [sp], #48",
+        "br x16",
+        through_handle = sym dlvsym_through_handle,
+        real = sym real_dlvsym_address,
+    );
+}
