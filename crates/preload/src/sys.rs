@@ -98,6 +98,8 @@ pub struct OpenHow {
 }
 
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+/// Absolute paths and `..` are taken relative to the dirfd.
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// `openat2(dirfd, path, {flags, mode, RESOLVE_NO_SYMLINKS})`: the open the
 /// caller asked for, failing with `ELOOP` if any component is a symlink.

@@ -6,4 +6,5 @@ pub mod dl;
 pub mod exec;
 pub mod file;
 pub mod net;
+pub mod syscall;
 pub mod variadic;
