@@ -61,22 +61,30 @@ const CHECKED: &[c_long] = &[
     libc::SYS_truncate,
 ];
 
-const fn bound(lowest: bool) -> c_long {
-    let mut b = if lowest { c_long::MAX } else { c_long::MIN };
+/// The checked numbers as a bitmap (all are below 64 * CHECKED_WORDS).
+const CHECKED_WORDS: usize = 8;
+
+// Evaluated by the compiler: a number out of the bitmap fails the build.
+#[allow(clippy::indexing_slicing)]
+const fn checked_bits() -> [u64; CHECKED_WORDS] {
+    let mut bits = [0u64; CHECKED_WORDS];
     let mut rest = CHECKED;
     while let [n, tail @ ..] = rest {
-        if (lowest && *n < b) || (!lowest && *n > b) {
-            b = *n;
-        }
+        bits[(*n / 64) as usize] |= 1 << (*n % 64);
         rest = tail;
     }
-    b
+    bits
 }
 
-/// The checked numbers lie in this range; most calls are outside it or
-/// fall through the match's jump table.
-const FIRST_CHECKED: c_long = bound(true);
-const LAST_CHECKED: c_long = bound(false);
+const CHECKED_BITS: [u64; CHECKED_WORDS] = checked_bits();
+
+/// Whether the library checks system call `number`: a range check and a
+/// bit test, so the calls it does not check (futex, getrandom, ...) never
+/// reach [`route`]'s stack frame.
+fn is_checked(number: c_long) -> bool {
+    let n = number as u64;
+    CHECKED_BITS.get((n / 64) as usize).is_some_and(|word| word >> (n % 64) & 1 != 0)
+}
 
 /// # Safety
 /// As syscall(2).
@@ -90,10 +98,22 @@ pub unsafe extern "C" fn syscall(
     a5: c_long,
     a6: c_long,
 ) -> c_long {
-    if !(FIRST_CHECKED..=LAST_CHECKED).contains(&number) {
+    if !is_checked(number) {
         // SAFETY: the caller's system call, as it made it.
         return unsafe { sys::raw_syscall6(number, a1, a2, a3, a4, a5, a6) };
     }
+    // SAFETY: as above, to the hook of the same name.
+    unsafe { route(number, a1, a2, a3, a4, a5, a6) }
+}
+
+/// A checked system call, to the hook of the same name. Not inlined: the
+/// hooks' frames hold whole paths (kilobytes), which a `futex` from a
+/// signal handler on a small alternate stack must not pay for.
+///
+/// # Safety
+/// As syscall(2).
+#[inline(never)]
+unsafe fn route(number: c_long, a1: c_long, a2: c_long, a3: c_long, a4: c_long, a5: c_long, a6: c_long) -> c_long {
     let s = |v: c_long| v as usize as *const c_char;
     let int = |v: c_long| v as c_int;
     let vec = |v: c_long| v as usize as *const *const c_char;
