@@ -174,6 +174,114 @@ fn dlsym_and_dlvsym_through_ctypes() {
     }
 }
 
+/// What the native program (tests/runtimes/c/evasion_loader.c) must
+/// print with and without the library: the lookups and calls that must
+/// not change.
+const NATIVE_CHECKS: [&str; 8] = [
+    "allowed-through-handle",
+    "allowed-through-syscall",
+    "unchecked-syscall",
+    "handle-and-default-agree",
+    "unhooked-name-unchanged",
+    "missing-name",
+    "missing-version",
+    "next-found",
+];
+
+/// The four ways the native program reaches the secret.
+const NATIVE_WAYS: [&str; 4] = ["dlsym-handle", "dlvsym-handle", "dlsym-default", "syscall-openat"];
+
+fn assert_native_checks(o: &rampart_tests::Outcome) {
+    for check in NATIVE_CHECKS {
+        assert!(o.stdout.lines().any(|l| l == format!("ok {check}")), "{check}\n{o:#?}");
+    }
+}
+
+fn native_program() -> &'static PathBuf {
+    static PROG: OnceLock<PathBuf> = OnceLock::new();
+    PROG.get_or_init(|| {
+        let prog = cprog::suite_dir("evasion_loader").join("evasion_loader");
+        cprog::compile("evasion_loader.c", &prog, &["-O2", "-Wall", "-Wextra", "-Werror", "-ldl"]);
+        prog
+    })
+}
+
+/// The same from native code: libc's `open` through `dlsym` and `dlvsym`
+/// on a handle of libc, `syscall(SYS_openat)`; and what must not change
+/// (a failed lookup still sets `dlerror`, pseudo-handles and other names
+/// answer as before, an unchecked system call still works).
+#[test]
+fn native_code_through_a_handle_and_syscall() {
+    let mut a = Arena::new("ld-native");
+    let prog = native_program();
+    a.process.push(prog.display().to_string());
+    let allowed = a.sb.path("allowed/f");
+    std::fs::write(&allowed, "allowed").expect("write the allowed file");
+    let t = a.attempt("c-handle-and-syscall", Lang::Program(prog.clone()), "", &[&a.secret(), &allowed]);
+    t.assert_blocked();
+    for way in NATIVE_WAYS {
+        assert!(t.bare.stdout.contains(&format!("HIT {way}")), "bare, {way} reads the secret\n{:#?}", t.bare);
+        assert!(t.guarded.stdout.contains(&format!("no {way} Permission denied")), "{way}\n{:#?}", t.guarded);
+    }
+    assert_native_checks(&t.bare);
+    assert_native_checks(&t.guarded);
+}
+
+/// The aarch64 layer library (hooks/dl.rs has a trampoline per
+/// architecture) under qemu-aarch64, as tests/layer_arm64.rs runs it:
+/// the same program, built for aarch64, bare and with the library.
+#[test]
+#[ignore = "needs `cargo xtask layer` and qemu-user (see tests/layer_arm64.rs)"]
+fn native_code_through_a_handle_and_syscall_on_aarch64() {
+    const SYSROOT: &str = "/usr/aarch64-linux-gnu";
+    let lib = std::env::var_os("RAMPART_ARM64_LIB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| rampart_tests::target_dir().join("aarch64-unknown-linux-gnu/release/librampart.so"));
+    assert!(lib.is_file(), "{} is missing: build it with `cargo xtask layer`", lib.display());
+    let prog = cprog::suite_dir("evasion_loader").join("evasion_loader-aarch64");
+    let out = std::process::Command::new("python3")
+        .args(["-m", "ziglang", "cc", "-target", "aarch64-linux-gnu.2.17", "-O2", "-Wall", "-Wextra", "-Werror"])
+        .arg("-o")
+        .arg(&prog)
+        .arg(cprog::source_dir().join("evasion_loader.c"))
+        .output()
+        .expect("python3 -m ziglang (cargo xtask layer installs it)");
+    assert!(out.status.success(), "zig cc: {}", String::from_utf8_lossy(&out.stderr));
+    let qemu = rampart_tests::runtimes_common::realpath("/usr/bin/qemu-aarch64");
+
+    let a = Arena::new("ld-arm64");
+    let allowed = a.sb.path("allowed/f");
+    std::fs::write(&allowed, "allowed").expect("write the allowed file");
+    let policy = cprog::suite_dir("evasion_loader").join("arm64-policy.json");
+    std::fs::write(&policy, a.policy_text()).expect("write policy");
+    let run = |guarded: bool| {
+        let mut cmd = std::process::Command::new(&qemu);
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("RAMPART_") || k == "LD_PRELOAD" || k.starts_with("QEMU_") {
+                cmd.env_remove(&*k);
+            }
+        }
+        cmd.args(["-L", SYSROOT]);
+        if guarded {
+            cmd.arg("-E").arg(format!("LD_PRELOAD={}", lib.display()));
+            cmd.arg("-E").arg(format!("RAMPART_POLICY={}", policy.display()));
+        }
+        cmd.arg(&prog).arg(a.secret()).arg(&allowed);
+        outcome(output_with_timeout(&mut cmd, TIMEOUT).1)
+    };
+    let bare = run(false);
+    let guarded = run(true);
+    for way in NATIVE_WAYS {
+        assert!(bare.stdout.contains(&format!("HIT {way}")), "bare, {way} reads the secret\n{bare:#?}");
+        assert!(guarded.stdout.contains(&format!("no {way} Permission denied")), "{way}\n{guarded:#?}");
+    }
+    assert!(!guarded.stdout.contains("HIT"), "{guarded:#?}");
+    assert_eq!(guarded.with_target(EventType::Block, &a.secret()).len(), 4, "{guarded:#?}");
+    assert_native_checks(&bare);
+    assert_native_checks(&guarded);
+}
+
 fn wrapper_library() -> &'static PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
