@@ -89,6 +89,39 @@ fn libc_handle_connect() {
     assert_eq!(t.guarded_peers.tcp_denied_accepted, 0);
 }
 
+/// libc exports some hooked functions under a second name (`__open64`,
+/// `__connect`, `_IO_fopen`, `__libc_system`, ...): reached by name from
+/// the global scope or through libc's handle, they are the hooks too.
+#[test]
+fn libc_aliases_of_hooked_functions() {
+    let a = Arena::new("ld-alias");
+    for (name, lib, alias) in [
+        ("ctypes-global-__open64", "ctypes.CDLL(None, use_errno=True)", "__open64"),
+        ("ctypes-libc-__open", "libc", "__open"),
+    ] {
+        let code = format!("show(getattr({lib}, '{alias}')(SECRET, os.O_RDONLY))");
+        a.attempt(name, Lang::Python, &py(&code), &[]).assert_blocked();
+    }
+    let fopen = "f = ctypes.CDLL(None, use_errno=True)._IO_fopen\n\
+                 f.restype = ctypes.c_void_p\n\
+                 libc.fgets.restype = ctypes.c_char_p\n\
+                 p = f(SECRET, b'r')\n\
+                 if p:\n    buf = ctypes.create_string_buffer(100)\n    libc.fgets(buf, 100, ctypes.c_void_p(p))\n    print('HIT', buf.value.decode())\n\
+                 else:\n    print('no', os.strerror(ctypes.get_errno()))";
+    a.attempt("ctypes-_IO_fopen", Lang::Python, &py(fopen), &[]).assert_blocked();
+    let connect = "s = socket.socket()\n\
+                   sa = struct.pack('=H', socket.AF_INET) + struct.pack('!H', int(E['EV_TCP_DENIED'])) + socket.inet_aton('127.0.0.1') + bytes(8)\n\
+                   r = libc.__connect(s.fileno(), sa, len(sa))\n\
+                   print('HIT' if r == 0 else 'no', os.strerror(ctypes.get_errno()))";
+    a.attempt("ctypes-__connect", Lang::Python, &py(connect), &[]).assert_blocked();
+    // libc's system() runs /bin/sh from inside libc: with LD_PRELOAD
+    // removed from the environment first, the shell would run bare.
+    let system = "os.unsetenv('LD_PRELOAD')\n\
+                  sys.stdout.flush()\n\
+                  libc.__libc_system(E['EV_DENIED_PROG'].encode() + b' HIT')";
+    a.attempt("ctypes-__libc_system", Lang::Python, &py(system), &[]).assert_blocked();
+}
+
 /// `syscall(SYS_openat, ...)` through the global scope and through libc's
 /// handle, and `openat2`, which has no libc wrapper to hook at all.
 #[test]

@@ -14,6 +14,11 @@
 //!
 //! The real `dlsym` is found by reading the loaded objects' symbol tables
 //! (crate::loader), not by asking `dlsym`.
+//!
+//! libc also exports some hooked functions under second names
+//! (`__open64`, `_IO_fopen`, `__libc_system`, ...): the public ones are
+//! exported here as the hooks, the `GLIBC_PRIVATE` ones answered through
+//! handles only (see `private_alias`).
 
 use std::ffi::{CStr, c_char, c_void};
 
@@ -81,7 +86,10 @@ fn hook_instead(found: *mut c_void, name: *const c_char, caller: usize) -> *mut 
     }
     // SAFETY: dlsym found a symbol by this name, so it is a C string.
     let name_bytes = unsafe { CStr::from_ptr(name) }.to_bytes();
-    let Some(hook) = loader::own_export(name_bytes) else { return found };
+    let Some(hook) = loader::own_export(name_bytes).or_else(|| private_alias(name_bytes).and_then(loader::own_export))
+    else {
+        return found;
+    };
     if hook == found as usize {
         return found;
     }
@@ -101,6 +109,47 @@ fn hook_instead(found: *mut c_void, name: *const c_char, caller: usize) -> *mut 
     }
     hook as *mut c_void
 }
+
+/// Names glibc exports at version `GLIBC_PRIVATE` for a function the
+/// hooks stand in for, and that function's name. Only answered through a
+/// handle (`CDLL(None).__libc_system` would run the shell past the check
+/// that puts the library back into its environment): librampart must not
+/// export them, because glibc's own libraries bind to them — before 2.34,
+/// libpthread's `system` calls `__libc_system`, which would be our hook
+/// calling libpthread's `system` again.
+fn private_alias(name: &[u8]) -> Option<&'static [u8]> {
+    match name {
+        b"__libc_system" => Some(b"system"),
+        b"__sendmmsg" => Some(b"sendmmsg"),
+        _ => None,
+    }
+}
+
+/// The public second names libc gives functions the hooks stand in for
+/// (`__open64` is `open64`, ...): exported as the hooks themselves, so a
+/// lookup by that name from anywhere finds the hook. Each is a jump, the
+/// arguments untouched.
+macro_rules! alias {
+    ($alias:ident => $hook:path) => {
+        /// # Safety
+        /// As the libc function of the same name.
+        #[unsafe(naked)]
+        #[unsafe(no_mangle)]
+        #[allow(non_snake_case)]
+        pub unsafe extern "C" fn $alias() {
+            #[cfg(target_arch = "x86_64")]
+            core::arch::naked_asm!("jmp {0}", sym $hook);
+            #[cfg(target_arch = "aarch64")]
+            core::arch::naked_asm!("b {0}", sym $hook);
+        }
+    };
+}
+
+alias!(__open => crate::hooks::file::open);
+alias!(__open64 => crate::hooks::file::open64);
+alias!(__connect => crate::hooks::net::connect);
+alias!(_IO_fopen => crate::hooks::file::fopen);
+alias!(_IO_popen => crate::hooks::exec::popen);
 
 fn object_of(addr: usize) -> Option<libc::Dl_info> {
     let mut info = libc::Dl_info {
