@@ -310,6 +310,36 @@ pub fn real_dlvsym() -> usize {
     REAL_DLVSYM.load(Ordering::Acquire)
 }
 
+/// The loaded object an address lies in: its base address and its name
+/// (`dlpi_name`: a path, or empty for the main program). Not `dladdr`,
+/// which also searches the object's whole symbol table for the nearest
+/// symbol (tens of thousands of instructions in libc).
+pub fn object_containing(addr: usize) -> Option<(usize, &'static [u8])> {
+    struct Find {
+        addr: usize,
+        found: Option<(usize, *const c_char)>,
+    }
+    unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _size: usize, data: *mut c_void) -> c_int {
+        // SAFETY: dl_iterate_phdr passes a valid info and our Find.
+        let (info, find) = unsafe { (&*info, &mut *data.cast::<Find>()) };
+        if contains(info, find.addr) {
+            find.found = Some((info.dlpi_addr as usize, info.dlpi_name));
+            return 1;
+        }
+        0
+    }
+    let mut find = Find { addr, found: None };
+    // SAFETY: visit matches the callback type and only reads what it is
+    // shown; find outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(visit), (&raw mut find).cast()) };
+    let (base, name) = find.found?;
+    // SAFETY: dlpi_name is the object's l_name, a C string that lives as
+    // long as the object stays loaded (the caller holds a handle or an
+    // address inside it); null stands for the main program.
+    let name = if name.is_null() { &[][..] } else { unsafe { CStr::from_ptr(name) }.to_bytes() };
+    Some((base, name))
+}
+
 /// The address of librampart's own export `name`, if it has one.
 pub fn own_export(name: &[u8]) -> Option<usize> {
     resolve();

@@ -151,28 +151,13 @@ alias!(__connect => crate::hooks::net::connect);
 alias!(_IO_fopen => crate::hooks::file::fopen);
 alias!(_IO_popen => crate::hooks::exec::popen);
 
-fn object_of(addr: usize) -> Option<libc::Dl_info> {
-    let mut info = libc::Dl_info {
-        dli_fname: std::ptr::null(),
-        dli_fbase: std::ptr::null_mut(),
-        dli_sname: std::ptr::null(),
-        dli_saddr: std::ptr::null_mut(),
-    };
-    // SAFETY: dladdr only reads the loader's tables and fills info.
-    (unsafe { libc::dladdr(addr as *const c_void, &mut info) } != 0).then_some(info)
-}
-
 fn object_name(addr: usize) -> Option<&'static [u8]> {
-    let info = object_of(addr)?;
-    // SAFETY: dli_fname is the object's name, a C string that lives while
-    // the object is loaded (and found's object stays loaded: the caller
-    // holds its handle).
-    (!info.dli_fname.is_null()).then(|| unsafe { CStr::from_ptr(info.dli_fname) }.to_bytes())
+    loader::object_containing(addr).map(|(_, name)| name)
 }
 
 fn same_object(a: usize, b: usize) -> bool {
-    match (object_of(a), object_of(b)) {
-        (Some(x), Some(y)) => x.dli_fbase == y.dli_fbase,
+    match (loader::object_containing(a), loader::object_containing(b)) {
+        (Some((x, _)), Some((y, _))) => x == y,
         _ => false,
     }
 }
