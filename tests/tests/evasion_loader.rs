@@ -197,7 +197,11 @@ fn dlsym_and_dlvsym_through_ctypes() {
          p = libc.dlvsym(libc._handle, b'open', BASE_VERSION)\n{call}"
     );
     a.attempt("ctypes-dlvsym", Lang::Python, &py(&dlvsym), &[]).assert_blocked();
-    for (name, handle) in [("ctypes-dlsym-libc", "libc._handle"), ("ctypes-dlsym-default", "None")] {
+    for (name, handle) in [
+        ("ctypes-dlsym-libc", "libc._handle"),
+        ("ctypes-dlsym-default", "None"),
+        ("ctypes-dlsym-next", "ctypes.c_void_p(-1)"),
+    ] {
         let dlsym = format!(
             "libc.dlsym.restype = ctypes.c_void_p\n\
              libc.dlsym.argtypes = [ctypes.c_void_p, ctypes.c_char_p]\n\
@@ -315,28 +319,38 @@ fn native_code_through_a_handle_and_syscall_on_aarch64() {
     assert_native_checks(&guarded);
 }
 
-fn wrapper_library() -> &'static PathBuf {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let lib = cprog::suite_dir("evasion_loader").join("libwrap.so");
-        cprog::compile(
-            "evasion_loader_wrap.c",
-            &lib,
-            &["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-ldl"],
-        );
-        lib
+/// The wrapper library, built twice ("a", "b"), as `LD_PRELOAD` value
+/// (a colon-separated pair).
+fn wrapper_libraries() -> &'static String {
+    static LIBS: OnceLock<String> = OnceLock::new();
+    LIBS.get_or_init(|| {
+        let libs: Vec<String> = ["a", "b"]
+            .iter()
+            .map(|tag| {
+                let lib = cprog::suite_dir("evasion_loader").join(format!("libwrap-{tag}.so"));
+                let define = format!("-DWRAP_TAG=\"{tag}\"");
+                cprog::compile(
+                    "evasion_loader_wrap.c",
+                    &lib,
+                    &["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", &define, "-ldl"],
+                );
+                lib.display().to_string()
+            })
+            .collect();
+        libs.join(":")
     })
 }
 
-/// A library preloaded after librampart that wraps `mkdir` (finding
-/// libc's with `RTLD_NEXT`) and `unlink` (with a handle of libc): it stays
-/// in the chain, is never handed the hook it sits behind (the hook calls
-/// it: that would loop), and what goes through it is still checked — the
-/// Python code's own lookups through libc's handle included.
+/// Two libraries preloaded after librampart that wrap `mkdir` (finding
+/// the next one with `RTLD_NEXT`) and `unlink` (with a handle of libc):
+/// they stay in the chain, are never handed the hook they sit behind (the
+/// hook calls the first, the first the second: handing either the hook
+/// would loop), and what goes through them is still checked — the Python
+/// code's own lookups through libc's handle included.
 #[test]
-fn a_wrapper_loaded_after_the_layer_keeps_working() {
+fn wrappers_loaded_after_the_layer_keep_working() {
     let a = Arena::new("ld-wrap");
-    let lib = wrapper_library();
+    let libs = wrapper_libraries();
     let code = py("g = ctypes.CDLL(None, use_errno=True)\n\
          ok = E['EV_ALLOWED'].encode()\n\
          bad = os.path.dirname(SECRET)\n\
@@ -357,7 +371,7 @@ fn a_wrapper_loaded_after_the_layer_keeps_working() {
         for (k, v) in a.env() {
             cmd.env(k, v);
         }
-        cmd.env("LD_PRELOAD", lib);
+        cmd.env("LD_PRELOAD", libs);
         outcome(output_with_timeout(&mut cmd, TIMEOUT).1)
     };
     let bare = run(false);
@@ -375,9 +389,13 @@ fn a_wrapper_loaded_after_the_layer_keeps_working() {
         assert!(guarded.stdout.contains(&format!("denied {tag} mkdir")), "{tag}\n{guarded:#?}");
     }
     assert!(!guarded.stdout.contains("HIT"), "{guarded:#?}");
-    // The allowed calls went on through the wrapper, behind the layer
-    // (the denied ones stopped at the layer, before it).
-    assert_eq!(guarded.stderr.matches("WRAP mkdir\n").count(), 2, "{guarded:#?}");
-    assert_eq!(guarded.stderr.matches("WRAP unlink\n").count(), 2, "{guarded:#?}");
+    // The allowed calls went on through the wrappers, behind the layer
+    // (the denied ones stopped at the layer, before them): mkdir through
+    // both (each asked for the next), unlink through "a" only, which asked
+    // libc's handle and so skips "b", as it did without the layer.
+    for (line, count) in [("WRAP a mkdir\n", 2), ("WRAP b mkdir\n", 2), ("WRAP a unlink\n", 2), ("WRAP b unlink\n", 0)]
+    {
+        assert_eq!(guarded.stderr.matches(line).count(), count, "{line}{guarded:#?}");
+    }
     assert_eq!(guarded.of(EventType::Block).len(), 2, "{guarded:#?}");
 }

@@ -340,6 +340,41 @@ pub fn object_containing(addr: usize) -> Option<(usize, &'static [u8])> {
     Some((base, name))
 }
 
+/// Whether the object `addr` lies in defines function `name` itself: an
+/// interposer (a wrapper of `open` asking for the `open` after it).
+pub fn object_defines(addr: usize, name: &[u8]) -> bool {
+    struct Ask<'a> {
+        addr: usize,
+        name: &'a [u8],
+        defines: bool,
+    }
+    unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _size: usize, data: *mut c_void) -> c_int {
+        // SAFETY: dl_iterate_phdr passes a valid info and our Ask.
+        let (info, ask) = unsafe { (&*info, &mut *data.cast::<Ask<'_>>()) };
+        if !contains(info, ask.addr) {
+            return 0;
+        }
+        // SAFETY: info describes a loaded object; t are its tables.
+        ask.defines = unsafe { Tables::of(info) }.is_some_and(|t| unsafe { t.lookup(ask.name) }.is_some());
+        1
+    }
+    let mut ask = Ask { addr, name, defines: false };
+    // SAFETY: visit matches the callback type and only reads what it is
+    // shown; ask outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(visit), (&raw mut ask).cast()) };
+    ask.defines
+}
+
+/// Whether `addr` lies in librampart itself.
+pub fn is_own(addr: usize) -> bool {
+    let base = OWN.first().map_or(0, |a| a.load(Ordering::Acquire));
+    base != 0 && loader_base_of(addr) == Some(base)
+}
+
+fn loader_base_of(addr: usize) -> Option<usize> {
+    object_containing(addr).map(|(base, _)| base)
+}
+
 /// The address of librampart's own export `name`, if it has one.
 pub fn own_export(name: &[u8]) -> Option<usize> {
     resolve();

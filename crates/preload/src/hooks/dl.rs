@@ -1,16 +1,21 @@
-//! `dlsym` and `dlvsym`: a lookup through a real handle (ctypes'
-//! `CDLL('libc.so.6').open`, `dlopen("libc.so.6")` in native code) would
-//! otherwise hand out libc's own `open`, which no hook sees.
+//! `dlsym` and `dlvsym`: a lookup through a handle of libc (ctypes'
+//! `CDLL('libc.so.6').open`, `dlopen("libc.so.6")` in native code) or
+//! with `RTLD_NEXT` from code loaded after librampart (ctypes' libffi)
+//! would otherwise hand out libc's own `open`, which no hook sees.
 //!
-//! A lookup through a real handle of a name librampart exports as a hook
-//! is answered with the hook when the object's answer is the C library's
-//! function or the one the hook itself calls next. The pseudo-handles
-//! (`RTLD_DEFAULT`, `RTLD_NEXT`) mean "from the caller's place in the
-//! search order": glibc finds the caller by the return address, so for
-//! them the export is a naked trampoline that jumps to the real function
-//! with the caller's return address untouched — the answer is the one
-//! the caller always got, including the library's own `RTLD_NEXT`
-//! lookups in real.rs, which must mean "next after librampart".
+//! A lookup of a name librampart exports as a hook is answered with the
+//! hook, through a real handle when the object's answer is the C
+//! library's function or the one the hook itself calls next, and with
+//! `RTLD_NEXT` always — unless the caller defines that name itself: an
+//! interposer asking for the function it wraps gets it, as before, or the
+//! hook would call it again, forever.
+//!
+//! The pseudo-handles (`RTLD_DEFAULT`, `RTLD_NEXT`) mean "from the
+//! caller's place in the search order", and glibc finds the caller by the
+//! return address: the export is a naked trampoline that asks
+//! `pseudo_answer` (given the return address) and, when it has nothing to
+//! say, jumps to the real function with the arguments and the return
+//! address untouched — the answer is the one the caller always got.
 //!
 //! The real `dlsym` is found by reading the loaded objects' symbol tables
 //! (crate::loader), not by asking `dlsym`.
@@ -18,7 +23,7 @@
 //! libc also exports some hooked functions under second names
 //! (`__open64`, `_IO_fopen`, `__libc_system`, ...): the public ones are
 //! exported here as the hooks, the `GLIBC_PRIVATE` ones answered through
-//! handles only (see `private_alias`).
+//! lookups only (see `private_alias`).
 
 use std::ffi::{CStr, c_char, c_void};
 
@@ -29,13 +34,50 @@ use crate::loader;
 type DlsymFn = unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void;
 type DlvsymFn = unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char) -> *mut c_void;
 
-/// The real `dlsym`, for the pseudo-handle path of the trampoline.
-extern "C" fn real_dlsym_address() -> usize {
-    loader::real_dlsym()
+/// What the trampoline does with a pseudo-handle lookup: return `answer`
+/// when it is not 0, else jump to `real` (the real dlsym or dlvsym).
+/// Two words: returned in rax:rdx (x86_64) or x0:x1 (aarch64).
+#[repr(C)]
+struct PseudoAnswer {
+    answer: usize,
+    real: usize,
 }
 
-extern "C" fn real_dlvsym_address() -> usize {
-    loader::real_dlvsym()
+extern "C" fn dlsym_pseudo(handle: *mut c_void, name: *const c_char, caller: usize) -> PseudoAnswer {
+    PseudoAnswer { answer: pseudo_answer(handle, name, caller), real: loader::real_dlsym() }
+}
+
+extern "C" fn dlvsym_pseudo(
+    handle: *mut c_void,
+    name: *const c_char,
+    _version: *const c_char,
+    caller: usize,
+) -> PseudoAnswer {
+    PseudoAnswer { answer: pseudo_answer(handle, name, caller), real: loader::real_dlvsym() }
+}
+
+/// Our hook for a pseudo-handle lookup of `name` from `caller`, or 0 for
+/// the real answer. `RTLD_DEFAULT` already finds our exports first (the
+/// preload comes first in the search order): only the private second
+/// names need answering. `RTLD_NEXT` from an object after librampart
+/// (libffi, when ctypes calls dlsym) would find libc's function.
+fn pseudo_answer(handle: *mut c_void, name: *const c_char, caller: usize) -> usize {
+    if name.is_null() {
+        return 0;
+    }
+    // SAFETY: a C string (dlsym's contract; the real dlsym reads it too).
+    let name_bytes = unsafe { CStr::from_ptr(name) }.to_bytes();
+    if handle == libc::RTLD_DEFAULT {
+        return private_alias(name_bytes).and_then(loader::own_export).unwrap_or(0);
+    }
+    let Some(hook) = loader::own_export(name_bytes).or_else(|| private_alias(name_bytes).and_then(loader::own_export))
+    else {
+        return 0;
+    };
+    if loader::is_own(caller) || loader::object_defines(caller, name_bytes) {
+        return 0;
+    }
+    hook
 }
 
 /// What `name` means to the object after librampart: the function a hook
@@ -101,10 +143,9 @@ fn hook_instead(found: *mut c_void, name: *const c_char, caller: usize) -> *mut 
     if found != next && !object_name(found as usize).is_some_and(is_c_library) {
         return found;
     }
-    // A wrapper loaded after librampart that asks a handle for the
-    // function it wraps would be handed our hook, which calls it again:
-    // it gets its own answer.
-    if !next.is_null() && same_object(caller, next as usize) {
+    // A wrapper that asks a handle for the function it wraps would be
+    // handed our hook, which may call it again: it gets its own answer.
+    if loader::object_defines(caller, name_bytes) {
         return found;
     }
     hook as *mut c_void
@@ -155,21 +196,16 @@ fn object_name(addr: usize) -> Option<&'static [u8]> {
     loader::object_containing(addr).map(|(_, name)| name)
 }
 
-fn same_object(a: usize, b: usize) -> bool {
-    match (loader::object_containing(a), loader::object_containing(b)) {
-        (Some((x, _)), Some((y, _))) => x == y,
-        _ => false,
-    }
-}
-
 /// # Safety
 /// As dlsym(3).
 #[unsafe(naked)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dlsym(handle: *mut c_void, name: *const c_char) -> *mut c_void {
-    // Pseudo-handle (0 or -1): find the real dlsym without disturbing the
-    // arguments or the return address, and jump to it. Real handle: on to
-    // dlsym_through_handle, with the return address as a third argument.
+    // Pseudo-handle (0 or -1): ask dlsym_pseudo (with the caller's return
+    // address); return its answer, or restore the arguments and jump to
+    // the real dlsym with the return address untouched. Real handle: on
+    // to dlsym_through_handle, with the return address as a third
+    // argument.
     #[cfg(target_arch = "x86_64")]
     core::arch::naked_asm!(
         "test rdi, rdi",
@@ -183,13 +219,19 @@ pub unsafe extern "C" fn dlsym(handle: *mut c_void, name: *const c_char) -> *mut
         "push rdi",
         "push rsi",
         "sub rsp, 8",
-        "call {real}",
+        "mov rdx, [rsp + 24]",
+        "call {pseudo}",
+        "mov r11, rdx",
         "add rsp, 8",
         "pop rsi",
         "pop rdi",
-        "jmp rax",
+        "test rax, rax",
+        "jnz 3f",
+        "jmp r11",
+        "3:",
+        "ret",
         through_handle = sym dlsym_through_handle,
-        real = sym real_dlsym_address,
+        pseudo = sym dlsym_pseudo,
     );
     #[cfg(target_arch = "aarch64")]
     core::arch::naked_asm!(
@@ -202,13 +244,19 @@ pub unsafe extern "C" fn dlsym(handle: *mut c_void, name: *const c_char) -> *mut
         "stp x29, x30, [sp, #-32]!",
         "mov x29, sp",
         "stp x0, x1, [sp, #16]",
-        "bl {real}",
-        "mov x16, x0",
+        "mov x2, x30",
+        "bl {pseudo}",
+        "mov x16, x1",
+        "mov x17, x0",
         "ldp x0, x1, [sp, #16]",
         "ldp x29, x30, [sp], #32",
+        "cbnz x17, 3f",
         "br x16",
+        "3:",
+        "mov x0, x17",
+        "ret",
         through_handle = sym dlsym_through_handle,
-        real = sym real_dlsym_address,
+        pseudo = sym dlsym_pseudo,
     );
 }
 
@@ -231,13 +279,19 @@ pub unsafe extern "C" fn dlvsym(handle: *mut c_void, name: *const c_char, versio
         "push rdi",
         "push rsi",
         "push rdx",
-        "call {real}",
+        "mov rcx, [rsp + 24]",
+        "call {pseudo}",
+        "mov r11, rdx",
         "pop rdx",
         "pop rsi",
         "pop rdi",
-        "jmp rax",
+        "test rax, rax",
+        "jnz 3f",
+        "jmp r11",
+        "3:",
+        "ret",
         through_handle = sym dlvsym_through_handle,
-        real = sym real_dlvsym_address,
+        pseudo = sym dlvsym_pseudo,
     );
     #[cfg(target_arch = "aarch64")]
     core::arch::naked_asm!(
@@ -251,13 +305,19 @@ pub unsafe extern "C" fn dlvsym(handle: *mut c_void, name: *const c_char, versio
         "mov x29, sp",
         "stp x0, x1, [sp, #16]",
         "str x2, [sp, #32]",
-        "bl {real}",
-        "mov x16, x0",
+        "mov x3, x30",
+        "bl {pseudo}",
+        "mov x16, x1",
+        "mov x17, x0",
         "ldr x2, [sp, #32]",
         "ldp x0, x1, [sp, #16]",
         "ldp x29, x30, [sp], #48",
+        "cbnz x17, 3f",
         "br x16",
+        "3:",
+        "mov x0, x17",
+        "ret",
         through_handle = sym dlvsym_through_handle,
-        real = sym real_dlvsym_address,
+        pseudo = sym dlvsym_pseudo,
     );
 }
