@@ -214,7 +214,7 @@ fn dlsym_and_dlvsym_through_ctypes() {
 /// What the native program (tests/runtimes/c/evasion_loader.c) must
 /// print with and without the library: the lookups and calls that must
 /// not change.
-const NATIVE_CHECKS: [&str; 8] = [
+const NATIVE_CHECKS: [&str; 10] = [
     "allowed-through-handle",
     "allowed-through-syscall",
     "unchecked-syscall",
@@ -223,6 +223,8 @@ const NATIVE_CHECKS: [&str; 8] = [
     "missing-name",
     "missing-version",
     "next-found",
+    "private-alias-default",
+    "private-alias-versioned",
 ];
 
 /// The four ways the native program reaches the secret.

@@ -69,5 +69,10 @@ int main(int argc, char **argv) {
     check("missing-name", dlsym(libc, "rampart_no_such_symbol") == NULL && dlerror() != NULL);
     check("missing-version", dlvsym(libc, "open", "GLIBC_0.0") == NULL && dlerror() != NULL);
     check("next-found", dlsym(RTLD_NEXT, "read") != NULL);
+    /* Answered by the library itself with the layer (the pseudo-handle
+     * path's own answer), by libc without: the same function either way. */
+    void *sys = dlsym(RTLD_DEFAULT, "system");
+    check("private-alias-default", dlsym(RTLD_DEFAULT, "__libc_system") == sys);
+    check("private-alias-versioned", dlvsym(RTLD_DEFAULT, "__libc_system", "GLIBC_PRIVATE") == sys);
     return 0;
 }
