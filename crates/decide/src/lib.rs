@@ -19,6 +19,7 @@
 //!   rate-limited alert lines, lock-free.
 //! - [`childenv`]: which environment entries a child gets from its parent.
 //! - [`elf`]: is a program a static ELF (which LD_PRELOAD cannot cover)?
+//! - [`dynsym`]: symbol lookups in loaded objects (ELF hashes, versions).
 //! - [`text`]: event targets written into stack buffers.
 
 #![forbid(unsafe_code)]
@@ -30,6 +31,7 @@ extern crate std;
 
 pub mod api;
 pub mod childenv;
+pub mod dynsym;
 pub mod elf;
 pub mod flags;
 pub mod hash;

@@ -212,8 +212,9 @@ pub fn publish(snapshot_fd: c_int) {
 pub fn attach(path: &CString, expected: FileId) -> Result<rampart_policy::Matcher, String> {
     let shown = path.to_string_lossy();
     // SAFETY: NUL-terminated path; the raw call bypasses the hooks.
-    let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }
-        as c_int;
+    let fd = unsafe {
+        crate::sys::raw_syscall!(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+    } as c_int;
     if fd < 0 {
         return Err(format!("cannot open the control page {shown}: {}", std::io::Error::last_os_error()));
     }
@@ -372,7 +373,8 @@ fn map_counters(path: &CString, expected: FileId) {
     // descriptor is closed once mapped.
     unsafe {
         let fd =
-            libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) as c_int;
+            crate::sys::raw_syscall!(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC)
+                as c_int;
         if fd < 0 {
             return;
         }

@@ -6,6 +6,8 @@
 //! - `hooks/`: the exported libc entry points (the FFI edge).
 //! - `ops/`: what each domain does: resolve, decide, report, call.
 //! - `real`: the libc functions behind the hooks.
+//! - `loader`: symbol lookups in the loaded objects' tables (the real
+//!   `dlsym`, the library's own exports).
 //! - `state`: configuration and the compiled policy, lock-free.
 //! - `report`: event lines on stderr.
 //! - `snapshot`: the compiled policy shared with children.
@@ -32,6 +34,7 @@ mod control;
 mod guard;
 mod hooks;
 mod lambda;
+mod loader;
 mod ops;
 mod real;
 mod refresh;
@@ -53,6 +56,8 @@ extern "C" fn init(
     _envp: *const *const std::ffi::c_char,
 ) {
     let _internal = guard::Internal::enter();
+    // The real dlsym first: resolve_all's lookups go through it.
+    loader::resolve();
     ops::exec::restore_name(argv);
     real::resolve_all();
     // SAFETY: registers a plain function; called once per process.

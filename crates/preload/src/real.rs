@@ -1,4 +1,5 @@
-//! The real libc functions behind the hooks: `dlsym(RTLD_NEXT)` into
+//! The real libc functions behind the hooks: `dlsym(RTLD_NEXT)` (the real
+//! one, hooks/dl.rs) into
 //! atomics, eagerly in the constructor (so vfork children and signal
 //! handlers never call `dlsym`), lazily as a fallback for hooks that run
 //! before the constructor.
@@ -23,9 +24,8 @@ impl Real {
         if !p.is_null() {
             return p;
         }
-        // SAFETY: `name` is a NUL-terminated static string; dlsym with
-        // RTLD_NEXT only reads the loader's tables.
-        let p = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
+        // Not libc::dlsym: that name is our own export now (hooks/dl.rs).
+        let p = crate::hooks::dl::next_after_librampart(self.name);
         self.ptr.store(p, Ordering::Release);
         p
     }

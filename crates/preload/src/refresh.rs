@@ -59,7 +59,9 @@ pub fn due_check() {
     }
     if KICK.swap(1, Ordering::AcqRel) == 0 {
         // SAFETY: FUTEX_WAKE on a static word; wakes at most one waiter.
-        unsafe { libc::syscall(libc::SYS_futex, KICK.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1) };
+        unsafe {
+            crate::sys::raw_syscall!(libc::SYS_futex, KICK.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1)
+        };
     }
 }
 
@@ -238,7 +240,7 @@ fn run(mut r: Refresher) -> ! {
             // SAFETY: FUTEX_WAIT on a static word with a relative timeout;
             // returns at once if a hook already set it.
             unsafe {
-                libc::syscall(
+                crate::sys::raw_syscall!(
                     libc::SYS_futex,
                     KICK.as_ptr(),
                     libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,

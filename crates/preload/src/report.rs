@@ -245,7 +245,7 @@ fn high_dup(fd: c_int) -> c_int {
 unsafe fn raw_open_log(path: *const std::ffi::c_char) -> c_int {
     let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CLOEXEC | libc::O_NOCTTY;
     // SAFETY: the caller's contract; the raw system call bypasses the hooks.
-    unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path, flags) as c_int }
+    unsafe { crate::sys::raw_syscall!(libc::SYS_openat, libc::AT_FDCWD, path, flags) as c_int }
 }
 
 fn is_log(fd: c_int) -> bool {

@@ -60,8 +60,9 @@ pub fn identity(fd: c_int) -> Option<FileId> {
 pub fn load(path: &CStr, expected: FileId) -> Result<Matcher, String> {
     let shown = path.to_string_lossy();
     // SAFETY: a NUL-terminated path; the raw call bypasses the hooks.
-    let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }
-        as c_int;
+    let fd = unsafe {
+        crate::sys::raw_syscall!(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+    } as c_int;
     if fd < 0 {
         return Err(format!("cannot open {shown}: {}", std::io::Error::last_os_error()));
     }

@@ -2,7 +2,7 @@
 //! symbol: errno, `openat2`, `readlink`, `getcwd`, descriptor paths, and
 //! the memfds and high descriptors the library keeps.
 
-use std::ffi::{CStr, c_char, c_int, c_uint};
+use std::ffi::{CStr, c_char, c_int, c_long, c_uint};
 
 use rampart_decide::paths::{LinkRead, Links, PathBuf, TooLong};
 
@@ -16,6 +16,69 @@ pub fn set_errno(e: c_int) {
     unsafe { *libc::__errno_location() = e }
 }
 
+/// A system call made with the instruction itself, `syscall(2)`'s
+/// convention (-1 and errno on failure). libc's `syscall` is exported by
+/// librampart as a hook (hooks/syscall.rs), and the library's own calls
+/// (its snapshots, log, control page, and the checked calls a hook
+/// performs) must not be checked again, or loop.
+///
+/// # Safety
+/// As system call `number` with these arguments.
+#[inline]
+pub unsafe fn raw_syscall6(
+    number: c_long,
+    a1: c_long,
+    a2: c_long,
+    a3: c_long,
+    a4: c_long,
+    a5: c_long,
+    a6: c_long,
+) -> c_long {
+    let ret: c_long;
+    // SAFETY: the kernel's calling convention for this architecture; the
+    // caller vouches for the call itself. The instruction clobbers rcx
+    // and r11 (x86_64) and nothing else the compiler could rely on.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") number => ret,
+            in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4, in("r8") a5, in("r9") a6,
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    // SAFETY: as above (aarch64: number in x8, result in x0).
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            in("x8") number,
+            inlateout("x0") a1 => ret,
+            in("x1") a2, in("x2") a3, in("x3") a4, in("x4") a5, in("x5") a6,
+            options(nostack),
+        );
+    }
+    // The kernel returns -errno in [-4095, -1].
+    if (-4095..0).contains(&ret) {
+        set_errno(-ret as c_int);
+        -1
+    } else {
+        ret
+    }
+}
+
+/// `libc::syscall(NUMBER, ARGS...)` without passing through the exported
+/// `syscall` hook (see [`raw_syscall6`]); missing arguments are 0.
+macro_rules! raw_syscall {
+    ($number:expr $(, $arg:expr)* $(,)?) => {{
+        let a = [$(($arg) as ::std::ffi::c_long,)*];
+        let arg = |i: usize| a.get(i).copied().unwrap_or(0);
+        $crate::sys::raw_syscall6($number, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5))
+    }};
+}
+pub(crate) use raw_syscall;
+
 /// `openat2` unsupported here (kernel < 5.6, or refused by seccomp): the
 /// hooks fall back to the plain call after resolving links themselves.
 static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -24,14 +87,19 @@ pub fn has_openat2() -> bool {
     !NO_OPENAT2.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// `struct open_how`, the version-0 layout (what every kernel with
+/// `openat2` takes).
 #[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
+#[derive(Clone, Copy)]
+pub struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
 }
 
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+/// Absolute paths and `..` are taken relative to the dirfd.
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// `openat2(dirfd, path, {flags, mode, RESOLVE_NO_SYMLINKS})`: the open the
 /// caller asked for, failing with `ELOOP` if any component is a symlink.
@@ -46,7 +114,7 @@ pub fn open_no_symlinks(dirfd: c_int, path: *const c_char, flags: c_int, mode: c
     };
     // SAFETY: `path` is a NUL-terminated string, `how` a valid open_how of
     // the size passed.
-    let r = unsafe { libc::syscall(libc::SYS_openat2, dirfd, path, &how as *const OpenHow, size_of::<OpenHow>()) };
+    let r = unsafe { raw_syscall!(libc::SYS_openat2, dirfd, path, &how as *const OpenHow, size_of::<OpenHow>()) };
     if r >= 0 {
         return Ok(r as c_int);
     }
@@ -134,7 +202,7 @@ pub const HIGH_FD: c_int = 900;
 pub fn memfd(name: &CStr, sealing: bool) -> Option<c_int> {
     let flags = libc::MFD_CLOEXEC | if sealing { libc::MFD_ALLOW_SEALING } else { 0 };
     // SAFETY: a NUL-terminated name and valid flags.
-    let fd = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), flags) } as c_int;
+    let fd = unsafe { raw_syscall!(libc::SYS_memfd_create, name.as_ptr(), flags) } as c_int;
     (fd >= 0).then_some(fd)
 }
 

@@ -545,9 +545,28 @@ static void case_chdir(void) {
 }
 
 /* A descriptor the library never saw (as if inherited from before
- * rampart): the raw system call, which LD_PRELOAD cannot see. */
+ * rampart): the system call instruction itself, which LD_PRELOAD cannot
+ * see (libc's syscall() is hooked). */
 static int unseen_open(const char *p, int flags) {
-    return (int)syscall(SYS_openat, AT_FDCWD, p, flags, 0);
+    long r;
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = 0;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"((long)SYS_openat), "D"((long)AT_FDCWD), "S"(p), "d"((long)flags), "r"(r10)
+                     : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = SYS_openat;
+    register long x0 __asm__("x0") = AT_FDCWD;
+    register long x1 __asm__("x1") = (long)p;
+    register long x2 __asm__("x2") = flags;
+    register long x3 __asm__("x3") = 0;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    r = x0;
+#else
+#error "unseen_open: x86_64 or aarch64"
+#endif
+    return r < 0 ? -1 : (int)r;
 }
 
 static void case_dirfd_denied(void) {

@@ -201,7 +201,7 @@ pub unsafe extern "C" fn execveat(
         if real::EXECVEAT.get().is_null() {
             // glibc before 2.34 has no wrapper.
             // SAFETY: the caller's arguments.
-            unsafe { libc::syscall(libc::SYS_execveat, dirfd, path, argv, envp, flags) as c_int }
+            unsafe { crate::sys::raw_syscall!(libc::SYS_execveat, dirfd, path, argv, envp, flags) as c_int }
         } else {
             call_real!(real::EXECVEAT, ExecveatFn, -1, (dirfd, path, argv, envp, flags))
         }

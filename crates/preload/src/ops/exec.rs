@@ -379,7 +379,8 @@ fn open_resolved(real: &PathBuf, links_allowed: bool) -> Result<Opened, c_int> {
             }
         }
         // SAFETY: a NUL-terminated path; the raw call, not the hooked open.
-        let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, real.with_nul().as_ptr(), flags) } as c_int;
+        let fd = unsafe { crate::sys::raw_syscall!(libc::SYS_openat, libc::AT_FDCWD, real.with_nul().as_ptr(), flags) }
+            as c_int;
         if fd < 0 {
             return Err(sys::errno());
         }
@@ -598,11 +599,12 @@ impl Drop for ArgvBuf {
 pub fn exec_fd(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
     // SAFETY: an open descriptor, NULL-terminated arrays of C strings; the
     // raw system call (glibc before 2.34 has no execveat).
-    let r = unsafe { libc::syscall(libc::SYS_execveat, fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH) } as c_int;
+    let r = unsafe { crate::sys::raw_syscall!(libc::SYS_execveat, fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH) }
+        as c_int;
     if r < 0 && sys::errno() == libc::ENOSYS {
         let path = proc_fd_path(fd);
         // SAFETY: as above, through the kernel's link to the same file.
-        return unsafe { libc::syscall(libc::SYS_execve, path.as_bytes().as_ptr(), argv, envp) } as c_int;
+        return unsafe { crate::sys::raw_syscall!(libc::SYS_execve, path.as_bytes().as_ptr(), argv, envp) } as c_int;
     }
     r
 }
@@ -768,7 +770,7 @@ fn open_for_child(real: &PathBuf, links_allowed: bool, oflag: c_int, mode: u32, 
         Some(fd) => fd,
         None => {
             // SAFETY: a NUL-terminated path; the raw call, not the hooked open.
-            let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path, flags, mode) } as c_int;
+            let fd = unsafe { crate::sys::raw_syscall!(libc::SYS_openat, libc::AT_FDCWD, path, flags, mode) } as c_int;
             if fd < 0 {
                 return Err(sys::errno());
             }

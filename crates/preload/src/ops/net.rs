@@ -252,7 +252,12 @@ pub fn read_hosts(buf: &mut [u8; HOSTS_MAX]) -> &[u8] {
     let saved = sys::errno();
     // SAFETY: a NUL-terminated path and plain flags.
     let fd = unsafe {
-        libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c"/etc/hosts".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+        crate::sys::raw_syscall!(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            c"/etc/hosts".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC
+        )
     } as c_int;
     let mut n = 0usize;
     if fd >= 0 {
