@@ -391,13 +391,13 @@ fn wrappers_loaded_after_the_layer_keep_working() {
         assert!(guarded.stdout.contains(&format!("denied {tag} mkdir")), "{tag}\n{guarded:#?}");
     }
     assert!(!guarded.stdout.contains("HIT"), "{guarded:#?}");
-    // The allowed calls went on through the wrappers, behind the layer
-    // (the denied ones stopped at the layer, before them): mkdir through
-    // both (each asked for the next), unlink through "a" only, which asked
-    // libc's handle and so skips "b", as it did without the layer.
-    for (line, count) in [("WRAP a mkdir\n", 2), ("WRAP b mkdir\n", 2), ("WRAP a unlink\n", 2), ("WRAP b unlink\n", 0)]
-    {
-        assert_eq!(guarded.stderr.matches(line).count(), count, "{line}{guarded:#?}");
-    }
+    // No loop between the layer and the wrappers (the run finished, the
+    // allowed calls worked). The allowed calls do not go on through the
+    // wrappers behind the layer: a call on a name is made by the layer on
+    // the directory it decided on (mkdirat, unlinkat on that descriptor),
+    // so what runs is what was checked — an interposer loaded after
+    // librampart no longer sees those calls (README, "Deciding on what is
+    // really opened").
+    assert!(bare.stderr.contains("WRAP a mkdir") && bare.stderr.contains("WRAP b mkdir"), "{bare:#?}");
     assert_eq!(guarded.of(EventType::Block).len(), 2, "{guarded:#?}");
 }
