@@ -40,7 +40,7 @@ in the three runs. A case that differs is run again bare and in that mode:
 when a run of the same kind disagrees with itself the case is flaky and
 excluded, with the evidence printed. Needs the debug build (cargo build -p
 rampart-cli -p rampart-preload -p rampart-fetch). Logs and the report go to
-TARGET/regress/; about 6 minutes on 2 cores.
+TARGET/regress/; about 8 minutes on 2 cores shared with other builds.
 
 OPTIONS:
     --python-only, --node-only   run one suite
@@ -49,8 +49,10 @@ OPTIONS:
     --node-match P,...  Node.js test file prefixes after `test-`
                         (default: fs-,child-process-,net-,dgram-)
     -j, --jobs N        CPython's worker processes (default 2)
-    --node-jobs N       Node.js test files at a time (default 4: most of
+    --node-jobs N       Node.js test files at a time (default 6: most of
                         them wait on timers and sockets, not the CPU)
+    --sequential        one suite after the other (default: both at once,
+                        their progress lines interleaved)
     --no-recheck        report differences without running them again
     --lib PATH          the librampart.so to preload (RAMPART_LIB; default
                         the one next to target/debug/rampart)
@@ -178,6 +180,7 @@ struct Options {
     node_prefixes: Vec<String>,
     jobs: usize,
     node_jobs: usize,
+    sequential: bool,
     recheck: bool,
     lib: Option<PathBuf>,
 }
@@ -190,7 +193,8 @@ impl Options {
             modules: PYTHON_MODULES.iter().map(|s| s.to_string()).collect(),
             node_prefixes: NODE_PREFIXES.iter().map(|s| s.to_string()).collect(),
             jobs: 2,
-            node_jobs: 4,
+            node_jobs: 6,
+            sequential: false,
             recheck: true,
             lib: None,
         };
@@ -213,6 +217,7 @@ impl Options {
                 "-j" | "--jobs" => opts.jobs = count(it.next(), "--jobs")?,
                 "--node-jobs" => opts.node_jobs = count(it.next(), "--node-jobs")?,
                 "--no-recheck" => opts.recheck = false,
+                "--sequential" => opts.sequential = true,
                 "--lib" => opts.lib = Some(PathBuf::from(it.next().ok_or("--lib needs a path")?)),
                 other => return Err(format!("regress: unknown argument `{other}` (see --help)")),
             }
@@ -280,12 +285,21 @@ pub fn main(args: &[String]) -> Result<(), String> {
     write(&alert_policy, r#"{"version":1,"mode":"alert","allow":{}}"#)?;
     let launcher = Launcher { rampart, lib: opts.lib.clone(), alert_policy };
 
+    // The two suites at once unless asked otherwise: Node.js's tests mostly
+    // wait on timers and sockets, so they fill the time CPython's leave.
+    let (python, node) = if opts.sequential {
+        let python = opts.python.then(|| python_suite(&opts, &launcher, &out));
+        (python, opts.node.then(|| node_suite(&opts, &launcher, &out)))
+    } else {
+        std::thread::scope(|s| {
+            let node = s.spawn(|| opts.node.then(|| node_suite(&opts, &launcher, &out)));
+            let python = opts.python.then(|| python_suite(&opts, &launcher, &out));
+            (python, node.join().unwrap_or_else(|_| Some(Err("the Node.js suite's thread panicked".into()))))
+        })
+    };
     let mut suites: Vec<SuiteReport> = Vec::new();
-    if opts.python {
-        suites.push(python_suite(&opts, &launcher, &out)?);
-    }
-    if opts.node {
-        suites.push(node_suite(&opts, &launcher, &out)?);
+    for suite in [python, node].into_iter().flatten() {
+        suites.push(suite?);
     }
 
     let report = render_report(&suites, started.elapsed());
@@ -442,7 +456,7 @@ fn run_python(
         .args(modules)
         .current_dir(&dir)
         .env("TMPDIR", &tmp);
-    println!("{} {}", paint("1", &format!("--> {tag}:")), show(&cmd));
+    println!("{} {}", paint("1", &format!("--> cpython {tag}:")), show(&cmd));
     let t = Instant::now();
     let stdout_log = dir.join("stdout.log");
     let stderr_log = dir.join("stderr.log");
@@ -452,7 +466,7 @@ fn run_python(
     let status = run_streaming(&mut cmd, &stdout_log, &stderr_log, |line| {
         let (module, verdict) = regrtest_progress(line)?;
         groups.insert(module.to_owned(), verdict.to_owned());
-        Some(format!("    [{tag}] {module}: {verdict}"))
+        Some(format!("    [cpython {tag}] {module}: {verdict}"))
     })?;
     let took = t.elapsed();
     let mut result = RunResult { groups, took, ..RunResult::default() };
@@ -460,12 +474,21 @@ fn run_python(
     if junit.is_file() {
         result.cases = read_junit(python, &junit)?;
     } else {
-        eprintln!("    [{tag}] no JUnit file: python3 -m test ended with {status} (see {})", stdout_log.display());
+        eprintln!(
+            "    [cpython {tag}] no JUnit file: python3 -m test ended with {status} (see {})",
+            stdout_log.display()
+        );
     }
     for m in modules {
         result.groups.entry(m.clone()).or_insert_with(|| "absent".into());
     }
-    println!("    [{tag}] {} test cases in {} ({status})", result.cases.len(), fmt_duration(took));
+    write_results(&dir, &result)?;
+    println!(
+        "    [cpython {tag}] {} test cases in {}: {} ({status})",
+        result.cases.len(),
+        fmt_duration(took),
+        count_statuses(&result)
+    );
     Ok(result)
 }
 
@@ -721,7 +744,7 @@ fn run_node(
     let dir = logs.join(tag);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    println!("{} {} test files, {}", paint("1", &format!("--> {tag}:")), files.len(), {
+    println!("{} {} test files, {}", paint("1", &format!("--> node {tag}:")), files.len(), {
         let c = launcher.command(mode, node);
         show(&c) + " [FLAGS] test/parallel/FILE"
     });
@@ -741,7 +764,7 @@ fn run_node(
                         Ok(outcome) => {
                             let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                             if n % 50 == 0 || n == files.len() {
-                                println!("    [{tag}] {n}/{} files", files.len());
+                                println!("    [node {tag}] {n}/{} files", files.len());
                             }
                             results.lock().unwrap().push((file.clone(), outcome));
                         }
@@ -765,8 +788,9 @@ fn run_node(
             *result.events.entry(k).or_default() += v;
         }
     }
+    write_results(&dir, &result)?;
     let counts = count_statuses(&result);
-    println!("    [{tag}] {} files in {}: {counts}", files.len(), fmt_duration(result.took));
+    println!("    [node {tag}] {} files in {}: {counts}", files.len(), fmt_duration(result.took));
     Ok(result)
 }
 
@@ -819,14 +843,14 @@ fn run_node_file(
             None => (Status::Passed, String::new()),
         },
         Some(s) => {
-            // The last line that is not the library's says what broke.
-            let last = stderr
-                .lines()
-                .rev()
-                .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with("{\"rampart\":1,") && !l.starts_with("Node.js v"))
+            // The thrown error's first line says what broke; else the last
+            // line that is not the library's.
+            let own = || stderr.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("{\"rampart\":1,"));
+            let line = own()
+                .find(|l| l.contains("Error") && !l.starts_with("at "))
+                .or_else(|| own().rfind(|l| !l.starts_with("Node.js v")))
                 .unwrap_or("");
-            (Status::Failed, format!("{s}: {}", last.chars().take(300).collect::<String>()))
+            (Status::Failed, format!("{s}: {}", line.chars().take(300).collect::<String>()))
         }
     };
     Ok(FileOutcome { status: st, why, events })
@@ -1007,6 +1031,19 @@ fn seen_text(seen: &[(Mode, Status)]) -> String {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// `DIR/results.tsv`: each case's status and why, and each group's verdict,
+/// so two runs can be compared by hand (`diff`).
+fn write_results(dir: &Path, r: &RunResult) -> Result<(), String> {
+    let mut text = String::new();
+    for (case, (status, why)) in &r.cases {
+        text += &format!("{status}\t{case}\t{why}\n");
+    }
+    for (group, verdict) in &r.groups {
+        text += &format!("{verdict}\t{group}::\t(module verdict)\n");
+    }
+    write(&dir.join("results.tsv"), &text)
+}
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
     fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
