@@ -8,6 +8,7 @@ mod demo;
 mod hooked;
 mod lambdabench;
 mod layer;
+mod regress;
 mod runtimes;
 mod s3bench;
 mod test;
@@ -24,8 +25,10 @@ COMMANDS:
              cargo-fuzz if missing; cargo fmt --check; clippy -D warnings;
              the layer zips (cargo xtask layer) and the aarch64 library
              under qemu-aarch64 (qemu-user and libc6-arm64-cross from apt
-             if missing); cargo test --workspace; a smoke run of every
-             benchmark; and a bounded run of each fuzz target.
+             if missing); cargo test --workspace; the runtimes' own
+             regression tests under the library (cargo xtask regress); a
+             smoke run of every benchmark; and a bounded run of each fuzz
+             target.
                --fuzz-secs N   seconds per fuzz target (default 20;
                                also RAMPART_FUZZ_SECS)
                --no-fuzz       skip the fuzz steps
@@ -114,6 +117,15 @@ COMMANDS:
                --arm64-test    then run the aarch64 librampart.so from its
                                zip under qemu-aarch64 (tests/tests/
                                layer_arm64.rs; what `test` runs)
+    regress  The runtimes' own regression tests under librampart.so:
+             CPython's (test_os, test_subprocess, test_shutil, ...) and
+             Node.js's (test/parallel/test-{fs,child-process,net,dgram}-*,
+             Node.js 20's sources from Debian's nodejs source package),
+             each bare, in profile mode and in alert mode with an empty
+             policy; fails when any test case's result differs (flaky
+             cases, told apart by running them again, are excluded and
+             listed). Needs the debug build; about 6 minutes.
+             docs/runtime-suites.md; `cargo xtask regress --help`.
     demo     Build rampart, learn a policy from the sample CloudWatch log
              tests/data/orders-cloudwatch.log, then check and show it.
                --keep          keep the learned policy.json
@@ -138,6 +150,7 @@ fn main() {
         "bench-api" => report(apibench::main(rest)),
         "demo" => report(demo::main(rest)),
         "layer" => report(layer::main(rest)),
+        "regress" => report(regress::main(rest)),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             0

@@ -124,6 +124,12 @@ pub fn main(opts: Options) -> i32 {
             crate::layer::arm64_test,
         ),
         test_step(),
+        step(
+            "regress",
+            "cargo xtask regress (CPython's and Node.js's own tests bare, in profile mode and in alert mode with an \
+             empty policy: every test case's result the same; docs/runtime-suites.md)",
+            || crate::regress::main(&[]),
+        ),
         cargo_step("bench-smoke", &["bench", "-p", "rampart-benches", "--", "--test"]),
         step(
             "bench-hooked-smoke",
