@@ -254,9 +254,35 @@ fn is_log(fd: c_int) -> bool {
 }
 
 fn write_to(fd: c_int, line: &[u8]) {
+    if past_size_limit(fd, line.len()) {
+        return;
+    }
     // SAFETY: line is initialised; a short or failed write (full pipe) is
     // dropped: the hook must not block or fail.
     unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
+}
+
+/// Whether writing `len` bytes to `fd` would take a regular file past the
+/// process's `RLIMIT_FSIZE`. Such a write raises `SIGXFSZ`, which kills a
+/// process that has not set it aside yet (Node.js ignores it only once its
+/// main has run, after the constructor's lines): the line cannot be written
+/// anywhere the function's log would see it, so it is not written, and the
+/// process's own limit — not the library — decides its fate. Only a finite
+/// limit costs the `fstat`.
+fn past_size_limit(fd: c_int, len: usize) -> bool {
+    // SAFETY: all-zero rlimit and stat are valid values for the calls to
+    // fill; both only write into them.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+            return false;
+        }
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return false;
+        }
+        (st.st_size as u64).saturating_add(len as u64) > limit.rlim_cur
+    }
 }
 
 fn write_line(line: &[u8]) {
