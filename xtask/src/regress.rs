@@ -630,6 +630,41 @@ fn node_suite(opts: &Options, launcher: &Launcher, out: &Path) -> Result<SuiteRe
     })
 }
 
+/// The Debian archive this machine's apt already uses (the first `URIs:` of
+/// a deb822 `.sources` file, or the first `deb` line of `sources.list`):
+/// the source package comes from the same registry as the machine's
+/// packages, never from an address of our own.
+fn debian_mirror() -> Result<String, String> {
+    let mut texts = Vec::new();
+    if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
+        let mut files: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        texts.extend(
+            files
+                .iter()
+                .filter(|p| p.extension().is_some_and(|x| x == "sources"))
+                .filter_map(|p| fs::read_to_string(p).ok()),
+        );
+    }
+    let deb822 = texts
+        .iter()
+        .flat_map(|t| t.lines())
+        .find_map(|l| l.strip_prefix("URIs:"))
+        .and_then(|u| u.split_whitespace().next());
+    let classic = || {
+        fs::read_to_string("/etc/apt/sources.list").ok().and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("deb "))
+                .and_then(|rest| rest.split_whitespace().find(|w| w.contains("://")).map(str::to_owned))
+        })
+    };
+    deb822
+        .map(str::to_owned)
+        .or_else(classic)
+        .filter(|u| !u.contains("security"))
+        .ok_or_else(|| "no Debian archive in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list".to_owned())
+}
+
 fn real_node() -> Result<PathBuf, String> {
     let text = output(Command::new("node").args(["-e", "console.log(require('fs').realpathSync(process.execPath))"]))?;
     Ok(PathBuf::from(text.trim()))
@@ -652,7 +687,8 @@ fn ensure_node_tests(out: &Path, installed: &str) -> Result<PathBuf, String> {
         fs::create_dir_all(apt.join(sub)).map_err(|e| format!("cannot create {}: {e}", apt.join(sub).display()))?;
     }
     let list = apt.join("sources.list");
-    write(&list, &format!("deb-src http://deb.debian.org/debian {NODE_DEB_SUITE} main\n"))?;
+    let mirror = debian_mirror()?;
+    write(&list, &format!("deb-src {mirror} {NODE_DEB_SUITE} main\n"))?;
     let apt_opts = |cmd: &mut Command| {
         cmd.arg("-o")
             .arg(format!("Dir::Etc::SourceList={}", list.display()))
