@@ -253,3 +253,24 @@ fn a_trailing_slash_still_names_a_directory() {
     }
     assert_eq!(std::fs::read_dir(a.sb.root().join("allowed/real")).expect("ls").count(), 0, "no file was made");
 }
+
+/// Node's own test-fs-mkdir.js found it: `mkdir -p d1/../d2/d3` must make
+/// `d1` first, because the kernel walks `d1/..` only where `d1` exists; a
+/// call on a name made on its resolved directory had lost that.
+#[test]
+fn a_dotdot_over_a_missing_directory_fails_as_bare() {
+    let a = Arena::new("dotdot-missing");
+    // Each run in its own directory (the arena is the same for both runs).
+    let body = "base = os.path.join(E['EV_ALLOWED'], str(os.getpid()))
+os.mkdir(base)
+for call in (lambda: os.mkdir(base + '/m1/../m2'), lambda: os.rename(E['EV_ALLOWED'] + '/data.txt', base + '/m3/../m4'),
+             lambda: os.unlink(base + '/m5/../m6'), lambda: os.symlink('x', base + '/m7/../m8')):
+    try:
+        call()
+        print('made')
+    except OSError as e:
+        print(type(e).__name__, e.errno)
+print(sorted(os.listdir(base)))";
+    let t = same_both_ways(&a, "dotdot-missing", body);
+    assert!(t.guarded.stdout.starts_with("FileNotFoundError"), "{t:#?}");
+}

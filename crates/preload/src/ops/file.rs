@@ -457,6 +457,25 @@ pub fn pin_name(
             return Err(libc::ENAMETOOLONG);
         }
         let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        // A `..` in the caller's directory part needs what it leaves to
+        // exist, as the kernel walks it (`mkdir -p a/../b/c` must fail while
+        // `a` is missing); the resolved parent has lost that. The caller's
+        // own directory part, opened without links, is the kernel's answer,
+        // and kept only if it is the directory decided on.
+        match given_parent_with_dotdot(dirfd, path, last, flags) {
+            GivenParent::NoDotDot | GivenParent::HasLinks => {}
+            GivenParent::Failed(e) => return Err(e),
+            GivenParent::Opened(dir) => {
+                let mut at = [0u8; PATH_MAX];
+                let same = sys::fd_path(dir, &mut at).is_some_and(|n| at.get(..n) == Some(parent.as_bytes()));
+                if same {
+                    return Ok(NameTarget::Pinned(PinnedName { dir, last: last_nul }));
+                }
+                // SAFETY: opened by given_parent_with_dotdot, not handed out.
+                unsafe { libc::close(dir) };
+                continue;
+            }
+        }
         match sys::open_no_symlinks(libc::AT_FDCWD, parent.with_nul().as_ptr().cast(), flags, 0) {
             Ok(dir) => return Ok(NameTarget::Pinned(PinnedName { dir, last: last_nul })),
             // A link swapped in since it was resolved: again.
@@ -470,6 +489,42 @@ pub fn pin_name(
         }
     }
     Err(libc::ELOOP)
+}
+
+/// The caller's directory part of a name, when it has a `..`.
+enum GivenParent {
+    NoDotDot,
+    /// A link on the way: decided on through the resolved path instead.
+    HasLinks,
+    /// The kernel's own failure for that directory (ENOENT, ENOTDIR, ...).
+    Failed(c_int),
+    Opened(c_int),
+}
+
+/// Opens the directory part of `path` (everything before its last
+/// component) relative to `dirfd`, without following links, if it contains
+/// a `..` segment and its last component is the one decided on (`last`: a
+/// followed link at the end names another).
+fn given_parent_with_dotdot(dirfd: c_int, path: &[u8], last: &[u8], flags: c_int) -> GivenParent {
+    let trimmed = path.get(..path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1)).unwrap_or(&[]);
+    let Some(cut) = trimmed.iter().rposition(|&b| b == b'/') else { return GivenParent::NoDotDot };
+    if trimmed.get(cut + 1..) != Some(last) {
+        return GivenParent::NoDotDot;
+    }
+    let dir = trimmed.get(..cut.max(1)).unwrap_or(b"/");
+    if !dir.split(|&b| b == b'/').any(|seg| seg == b"..") {
+        return GivenParent::NoDotDot;
+    }
+    let mut nul = [0u8; PATH_MAX + 1];
+    match nul.get_mut(..dir.len()) {
+        Some(dst) => dst.copy_from_slice(dir),
+        None => return GivenParent::HasLinks,
+    }
+    match sys::open_no_symlinks(dirfd, nul.as_ptr().cast(), flags, 0) {
+        Ok(fd) => GivenParent::Opened(fd),
+        Err(libc::ELOOP | libc::ENOSYS | libc::EINVAL | libc::EXDEV) => GivenParent::HasLinks,
+        Err(e) => GivenParent::Failed(e),
+    }
 }
 
 /// Resolves `path` as the kernel walks it from `dirfd`: the real path of
