@@ -385,7 +385,11 @@ pub unsafe extern "C" fn popen(cmd: *const c_char, mode: *const c_char) -> *mut 
 /// # Safety
 /// As glibc's `_IO_proc_open(fp, command, mode)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn _IO_proc_open(fp: *mut libc::FILE, cmd: *const c_char, mode: *const c_char) -> *mut libc::FILE {
+pub unsafe extern "C" fn _IO_proc_open(
+    fp: *mut libc::FILE,
+    cmd: *const c_char,
+    mode: *const c_char,
+) -> *mut libc::FILE {
     if let Some(st) = state::checked().filter(|_| !cmd.is_null())
         && let Err(e) = shell(st, "_IO_proc_open", cmd)
     {
@@ -408,7 +412,9 @@ pub unsafe extern "C" fn _IO_proc_open(fp: *mut libc::FILE, cmd: *const c_char, 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wordexp(words: *const c_char, result: *mut libc::c_void, flags: c_int) -> c_int {
     use rampart_decide::shellwords::{WRDE_NOCMD, may_run_shell};
-    let real = |flags: c_int| call_real!(real::WORDEXP, WordexpFn, rampart_decide::shellwords::WRDE_CMDSUB, (words, result, flags));
+    let real = |flags: c_int| {
+        call_real!(real::WORDEXP, WordexpFn, rampart_decide::shellwords::WRDE_CMDSUB, (words, result, flags))
+    };
     let Some(st) = state::checked().filter(|_| !words.is_null()) else { return real(flags) };
     // SAFETY: a non-null C string (wordexp's contract); read to decide,
     // never handed on (the real call reads the caller's words itself).

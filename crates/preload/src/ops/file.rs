@@ -17,8 +17,8 @@
 use std::ffi::{c_char, c_int, c_uint};
 
 use rampart_decide::flags::{O_CREAT, O_EXCL, O_NOFOLLOW, open_access};
-use rampart_decide::procmem::is_process_memory;
 use rampart_decide::paths::{PathBuf, ResolveError, Resolved, directory_spelling, is_normal, resolve, resolve_from};
+use rampart_decide::procmem::is_process_memory;
 use rampart_policy::{Access, Category, PATH_MAX, Verdict};
 
 use crate::capture::CapturedPath;
