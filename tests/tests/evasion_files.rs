@@ -329,6 +329,85 @@ fn process_memory_is_never_opened_for_writing_whatever_the_rules() {
     assert_eq!(read.guarded_hits(), 1, "a read of /proc/self/mem the rules allow\n{:#?}", read.guarded);
 }
 
+/// Node.js has no FFI: opening `/proc/self/mem` is its one way to write
+/// its own memory. Bare, a marker written at the end of the heap (the
+/// allocator's untouched top) reads back, and the old bytes go back.
+const NODE_PROC_MEM_WRITE: &str = r#"
+const fs = require('fs');
+const line = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').find(l => l.endsWith('[heap]'));
+const at = Number(BigInt('0x' + line.split(' ')[0].split('-')[1]) - 16n);
+let fd;
+try {
+  fd = fs.openSync('/proc/self/mem', 'r+');
+} catch (e) {
+  console.log('refused:', e.code);
+  process.exit(0);
+}
+const before = Buffer.alloc(16), marker = Buffer.from('rampart-mem-test'), after = Buffer.alloc(16);
+fs.readSync(fd, before, 0, 16, at);
+fs.writeSync(fd, marker, 0, 16, at);
+fs.readSync(fd, after, 0, 16, at);
+fs.writeSync(fd, before, 0, 16, at);
+if (after.equals(marker)) console.log('HIT wrote its own memory at 0x' + at.toString(16));
+"#;
+
+#[test]
+fn process_memory_from_node_without_ffi() {
+    let mut a = Arena::new("files-proc-mem-node");
+    a.file.push("rw /proc/**".into());
+    let t = a.attempt("proc-mem-node", Lang::Node, NODE_PROC_MEM_WRITE, &[]);
+    t.assert_blocked();
+    assert!(t.guarded.stdout.contains("refused: EACCES"), "{:#?}", t.guarded);
+}
+
+#[test]
+fn process_memory_is_refused_in_alert_and_profile_mode_too() {
+    let code = "try:\n    open('/proc/self/mem', 'r+b')\n    print('opened')\nexcept OSError as e:\n    print('refused', e.errno)";
+    for mode in ["alert", "profile"] {
+        let mut cmd = rampart_tests::rampart_run(None, Some(mode));
+        cmd.arg(&rampart_tests::evasion::python().0).args(["-I", "-c", code]);
+        let out = rampart_tests::outcome(cmd.output().expect("run python3 under rampart"));
+        assert_eq!(out.stdout.trim(), "refused 13", "{mode}: refused with EACCES\n{out:#?}");
+        assert!(out.of(EventType::Block).is_empty(), "{mode}: nothing is blocked in {mode} mode\n{out:#?}");
+        assert_eq!(
+            out.with_target(EventType::Alert, "/proc/self/mem").len(),
+            1,
+            "{mode}: an alert line says what was refused\n{out:#?}"
+        );
+    }
+}
+
+/// A `posix_spawn` file action opens `/proc/self/mem` in the child,
+/// which shares its parent's memory until it execs: the descriptor keeps
+/// the parent's memory, and the (allowed) program written to it writes
+/// there.
+const SPAWNED_CHILD_WRITES_PARENT: &str = r#"
+import ctypes, os, sys
+buf = ctypes.create_string_buffer(b'untouched', 16)
+child = f"import os; os.pwrite(3, b'written', {ctypes.addressof(buf)})"
+try:
+    pid = os.posix_spawn(sys.executable, [sys.executable, '-I', '-c', child], os.environ,
+                         file_actions=[(os.POSIX_SPAWN_OPEN, 3, '/proc/self/mem', os.O_RDWR, 0)])
+    os.waitpid(pid, 0)
+except OSError as e:
+    print('refused:', e)
+if buf.value.startswith(b'written'):
+    print("HIT the spawned child wrote its parent's memory")
+"#;
+
+#[test]
+fn process_memory_through_a_spawn_file_action() {
+    let mut a = Arena::new("files-proc-mem-spawn");
+    a.file.push("rw /proc/**".into());
+    let t = a.attempt("proc-mem-spawn-action", Lang::Python, SPAWNED_CHILD_WRITES_PARENT, &[]);
+    t.assert_blocked();
+    assert!(
+        t.guarded.of(EventType::Block).iter().any(|e| e.target.as_deref() == Some("/proc/self/mem")),
+        "{:#?}",
+        t.guarded
+    );
+}
+
 /// An io_uring set up from pure Python (ctypes' `syscall()`), whose
 /// `IORING_OP_OPENAT` opens the secret with no open hook seeing it.
 const RING_OPENS_THE_SECRET: &str = r#"
