@@ -408,6 +408,55 @@ fn process_memory_through_a_spawn_file_action() {
     );
 }
 
+/// A parent writes its forked child's memory (where the child's library
+/// keeps its state) with `process_vm_writev`, by libc's function and by
+/// `syscall()`; the child prints `HIT` for each buffer that changed.
+const WRITE_A_CHILDS_MEMORY: &str = r#"
+import ctypes, os, platform, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NR = {'x86_64': 311, 'aarch64': 271}[platform.machine()]
+class iovec(ctypes.Structure):
+    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    bufs = [ctypes.create_string_buffer(b'untouched', 16) for _ in range(2)]
+    os.write(w, ' '.join(str(ctypes.addressof(b)) for b in bufs).encode())
+    time.sleep(1)
+    for how, b in zip(['function', 'syscall'], bufs):
+        if b.value.startswith(b'written'):
+            print('HIT', how)
+    sys.stdout.flush()
+    os._exit(0)
+by_function, by_syscall = (int(a) for a in os.read(r, 100).split())
+src = ctypes.create_string_buffer(b'written')
+local = iovec(ctypes.addressof(src), 7)
+n = libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(iovec(by_function, 7)), 1, 0)
+print('function:', n, os.strerror(ctypes.get_errno()))
+n = libc.syscall(ctypes.c_long(NR), ctypes.c_long(pid), ctypes.byref(local), ctypes.c_long(1),
+                 ctypes.byref(iovec(by_syscall, 7)), ctypes.c_long(1), ctypes.c_long(0))
+print('syscall:', n, os.strerror(ctypes.get_errno()))
+os.waitpid(pid, 0)
+"#;
+
+#[test]
+fn process_memory_of_a_child_through_process_vm_writev() {
+    let mut a = Arena::new("files-process-vm-writev");
+    a.file.push("rw /proc/**".into());
+    let t = a.attempt("process-vm-writev", Lang::Python, WRITE_A_CHILDS_MEMORY, &[]);
+    t.assert_blocked();
+    assert_eq!(t.bare_hits(), 2, "both ways write bare\n{:#?}", t.bare);
+    assert_eq!(t.guarded.stdout.matches("-1 Operation not permitted").count(), 2, "{:#?}", t.guarded);
+    let blocks = t.guarded.of(EventType::Block);
+    assert_eq!(
+        blocks.iter().filter(|e| e.op.as_deref() == Some("process_vm_writev")).count(),
+        2,
+        "one line per refused write\n{:#?}",
+        t.guarded
+    );
+}
+
 /// An io_uring set up from pure Python (ctypes' `syscall()`), whose
 /// `IORING_OP_OPENAT` opens the secret with no open hook seeing it.
 const RING_OPENS_THE_SECRET: &str = r#"

@@ -4,6 +4,10 @@
 //! that can open a file — Node.js included, which has no FFI. No function
 //! needs it, so a write open is refused whatever the rules allow.
 
+use core::fmt::Write;
+
+use crate::text::StackText;
+
 /// Whether `path` (absolute, normalised, as the resolver leaves it: a
 /// process's own `/proc/PID` is written `/proc/self`) is the memory file
 /// of a process or thread: `/proc/P/mem` or `/proc/P/task/T/mem`, P being
@@ -19,6 +23,17 @@ pub fn is_process_memory(path: &[u8]) -> bool {
         (b"mem", None, None, None) => true,
         (b"task", Some(thread), Some(b"mem"), None) => is_number(thread),
         _ => false,
+    }
+}
+
+/// The memory file a `process_vm_writev` to `pid` writes through by
+/// another door, as an event target: `/proc/self/mem` for the caller's own
+/// pid (as the resolver says it), else `/proc/PID/mem`.
+pub fn memory_file<const N: usize>(out: &mut StackText<N>, pid: i32, own_pid: i32) {
+    if pid == own_pid {
+        out.push(b"/proc/self/mem");
+    } else {
+        let _ = write!(out, "/proc/{pid}/mem");
     }
 }
 
@@ -42,6 +57,19 @@ mod tests {
         ] {
             assert!(is_process_memory(mem), "{:?}", core::str::from_utf8(mem));
         }
+    }
+
+    #[test]
+    fn the_memory_file_of_a_pid() {
+        let text = |pid, own| {
+            let mut t = StackText::<32>::new();
+            memory_file(&mut t, pid, own);
+            std::string::String::from_utf8(t.as_bytes().to_vec()).unwrap()
+        };
+        assert_eq!(text(42, 42), "/proc/self/mem");
+        assert_eq!(text(43, 42), "/proc/43/mem");
+        assert_eq!(text(-1, 42), "/proc/-1/mem");
+        assert!(is_process_memory(text(43, 42).as_bytes()) && is_process_memory(text(7, 7).as_bytes()));
     }
 
     #[test]

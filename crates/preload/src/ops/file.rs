@@ -535,11 +535,12 @@ fn unknown(st: &State, op: &'static str, bytes: &[u8], access: Access, real: imp
 }
 
 /// A write open of a process's memory file (`/proc/PID/mem`, see
-/// `rampart_decide::procmem`): refused in every mode, whatever a rule
-/// allows, since through it any language that opens files rewrites the
-/// library's state. A `block` line where file activities are blocked, an
-/// `alert` line otherwise: it is never a profile activity to learn.
-fn memory_write(st: &State, op: &'static str, path: &[u8], access: Access) -> Outcome {
+/// `rampart_decide::procmem`), or a write to that memory by another door:
+/// refused in every mode, whatever a rule allows, since through it any
+/// language that opens files rewrites the library's state. A `block` line
+/// where file activities are blocked, an `alert` line otherwise: it is
+/// never a profile activity to learn.
+pub fn memory_write(st: &State, op: &'static str, path: &[u8], access: Access) -> Outcome {
     let v = match st.verdict(Category::File, false) {
         Verdict::Block => Verdict::Block,
         _ => Verdict::Alert,
