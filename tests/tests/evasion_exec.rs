@@ -549,3 +549,76 @@ fn process_names_survive_the_exec_by_descriptor() {
     assert_eq!(t.bare_hits(), 2, "{:#?}", t.bare);
     assert_eq!(t.guarded.stdout, t.bare.stdout, "{:#?}", t.guarded);
 }
+
+// ---------------------------------------------------------------------------
+// Issue 13 follow-ups: libc functions that run /bin/sh from inside libc.
+
+/// `wordexp` with a command substitution runs `/bin/sh -c` through a
+/// `posix_spawn` inside libc, with the environment the code left: here
+/// without `LD_PRELOAD`. The substitution's output becomes the words.
+const WORDEXP: &str = r#"
+import ctypes, os
+os.unsetenv('LD_PRELOAD')
+class Words(ctypes.Structure):
+    _fields_ = [('count', ctypes.c_size_t), ('words', ctypes.POINTER(ctypes.c_char_p)), ('offs', ctypes.c_size_t)]
+libc = ctypes.CDLL('libc.so.6', use_errno=True)
+w = Words()
+r = libc.wordexp(('$(' + os.environ['EV_DENIED_PROG'] + ' HIT)').encode(), ctypes.byref(w), 0)
+if r != 0:
+    print('wordexp refused:', r, os.strerror(ctypes.get_errno()))
+else:
+    print(' '.join(w.words[i].decode() for i in range(w.count)))
+"#;
+
+#[test]
+fn wordexp_command_substitution_with_the_shell_denied() {
+    let mut a = Arena::new("exec-wordexp-nosh");
+    let sh = rampart_tests::runtimes_common::realpath("/bin/sh");
+    a.process.retain(|p| *p != sh);
+    let t = a.attempt("wordexp-shell-denied", Lang::Python, WORDEXP, &[]);
+    process_blocked(&t);
+    // glibc's answer for a substitution it may not make: WRDE_CMDSUB (4).
+    assert!(t.guarded.stdout.contains("wordexp refused: 4 Permission denied"), "{:#?}", t.guarded);
+    let blocks = t.guarded.of(EventType::Block);
+    assert!(
+        blocks.iter().any(|e| e.op.as_deref() == Some("wordexp") && e.target.as_deref() == Some(sh.as_str())),
+        "the shell's block line\n{:#?}",
+        t.guarded
+    );
+}
+
+#[test]
+fn wordexp_command_substitution_runs_under_the_layer() {
+    // The shell is allowed: it runs with the library put back into the
+    // environment, so the denied program inside it is still refused.
+    let a = Arena::new("exec-wordexp");
+    process_blocked(&a.attempt("wordexp-shell-allowed", Lang::Python, WORDEXP, &[]));
+}
+
+/// libio's `_IO_proc_open` (exported, `GLIBC_2.2.5`) is `popen` on a
+/// stream the caller provides: a zeroed buffer with `_fileno` = -1.
+const IO_PROC_OPEN: &str = r#"
+import ctypes, os, struct
+os.unsetenv('LD_PRELOAD')
+libc = ctypes.CDLL('libc.so.6', use_errno=True)
+f = libc._IO_proc_open
+f.restype = ctypes.c_void_p
+f.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+stream = ctypes.create_string_buffer(1024)
+FILENO = 112 if ctypes.sizeof(ctypes.c_void_p) == 8 else 56
+struct.pack_into('i', stream, FILENO, -1)
+if not f(ctypes.addressof(stream), (os.environ['EV_DENIED_PROG'] + ' HIT').encode(), b'r'):
+    print('refused:', os.strerror(ctypes.get_errno()))
+else:
+    print(os.read(struct.unpack_from('i', stream, FILENO)[0], 100).decode().strip())
+"#;
+
+#[test]
+fn io_proc_open_runs_a_shell() {
+    let mut a = Arena::new("exec-io-proc-open");
+    let sh = rampart_tests::runtimes_common::realpath("/bin/sh");
+    a.process.retain(|p| *p != sh);
+    process_blocked(&a.attempt("io-proc-open-shell-denied", Lang::Python, IO_PROC_OPEN, &[]));
+    let a = Arena::new("exec-io-proc-open-sh");
+    process_blocked(&a.attempt("io-proc-open-shell-allowed", Lang::Python, IO_PROC_OPEN, &[]));
+}

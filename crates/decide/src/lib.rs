@@ -9,6 +9,8 @@
 //! - [`api`]: AWS API calls: the SDK channel's paths (action level) and
 //!   the host names SDKs connect to (service level).
 //! - [`layer`]: the layer's own shim files, which never need rules.
+//! - [`procmem`]: `/proc/PID/mem`, never opened for writing.
+//! - [`shellwords`]: does a `wordexp` call run a shell?
 //! - [`flags`]: open flags and `fopen` modes → the access they need.
 //! - [`paths`]: absolute paths in stack buffers: joining to a cwd or dirfd
 //!   path, and resolving symlinks through a caller-supplied `readlink`.
@@ -38,12 +40,14 @@ pub mod hash;
 pub mod layer;
 pub mod names;
 pub mod paths;
+pub mod procmem;
 pub mod ratelimit;
 pub mod search;
 pub mod seconds;
 pub mod seen;
 pub mod seqtext;
 pub mod shebang;
+pub mod shellwords;
 pub mod sockaddr;
 pub mod spawn;
 pub mod text;

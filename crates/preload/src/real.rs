@@ -68,6 +68,8 @@ reals! {
     POSIX_SPAWNP = c"posix_spawnp";
     SYSTEM = c"system";
     POPEN = c"popen";
+    IO_PROC_OPEN = c"_IO_proc_open";
+    WORDEXP = c"wordexp";
     CONNECT = c"connect";
     SENDTO = c"sendto";
     SENDMSG = c"sendmsg";

@@ -1,5 +1,5 @@
-//! The exec family, `posix_spawn*`, `system` and `popen` as libc exports
-//! them. `execl*` are in `shim.c` and land in `rampart_exec_from_shim`
+//! The exec family, `posix_spawn*`, `system`, `popen` (and libio's
+//! `_IO_proc_open` under it) and `wordexp` as libc exports them. `execl*` are in `shim.c` and land in `rampart_exec_from_shim`
 //! here. Every path is captured once on entry; what runs is the
 //! descriptor `ops::exec::prepare` decided on, never the caller's path.
 
@@ -29,6 +29,8 @@ type SpawnFn = unsafe extern "C" fn(
 ) -> c_int;
 type SystemFn = unsafe extern "C" fn(*const c_char) -> c_int;
 type PopenFn = unsafe extern "C" fn(*const c_char, *const c_char) -> *mut libc::FILE;
+type ProcOpenFn = unsafe extern "C" fn(*mut libc::FILE, *const c_char, *const c_char) -> *mut libc::FILE;
+type WordexpFn = unsafe extern "C" fn(*const c_char, *mut libc::c_void, c_int) -> c_int;
 
 unsafe extern "C" {
     static environ: *const *const c_char;
@@ -374,4 +376,56 @@ pub unsafe extern "C" fn popen(cmd: *const c_char, mode: *const c_char) -> *mut 
         return std::ptr::null_mut();
     }
     call_real!(real::POPEN, PopenFn, std::ptr::null_mut(), (cmd, mode))
+}
+
+/// libio's `popen` on a stream the caller allocated, exported as well:
+/// it runs the shell the same way. Refused, it fails as it does when the
+/// spawn fails (NULL, the stream left to its caller).
+///
+/// # Safety
+/// As glibc's `_IO_proc_open(fp, command, mode)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _IO_proc_open(
+    fp: *mut libc::FILE,
+    cmd: *const c_char,
+    mode: *const c_char,
+) -> *mut libc::FILE {
+    if let Some(st) = state::checked().filter(|_| !cmd.is_null())
+        && let Err(e) = shell(st, "_IO_proc_open", cmd)
+    {
+        sys::set_errno(e);
+        return std::ptr::null_mut();
+    }
+    call_real!(real::IO_PROC_OPEN, ProcOpenFn, std::ptr::null_mut(), (fp, cmd, mode))
+}
+
+/// wordexp(3) runs `/bin/sh -c` for each command substitution, from
+/// inside libc (see `rampart_decide::shellwords`). Words that may hold one
+/// get the shell checked and the environment's protection back, as
+/// `system` does; a refused shell is glibc's own refusal: the real call
+/// with `WRDE_NOCMD` (`WRDE_CMDSUB`, the words left as glibc leaves them
+/// then), errno `EACCES`. Every other call is made with `WRDE_NOCMD`, so
+/// words another thread rewrites after the check start no shell.
+///
+/// # Safety
+/// As wordexp(3).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wordexp(words: *const c_char, result: *mut libc::c_void, flags: c_int) -> c_int {
+    use rampart_decide::shellwords::{WRDE_NOCMD, may_run_shell};
+    let real = |flags: c_int| {
+        call_real!(real::WORDEXP, WordexpFn, rampart_decide::shellwords::WRDE_CMDSUB, (words, result, flags))
+    };
+    let Some(st) = state::checked().filter(|_| !words.is_null()) else { return real(flags) };
+    // SAFETY: a non-null C string (wordexp's contract); read to decide,
+    // never handed on (the real call reads the caller's words itself).
+    let text = unsafe { std::ffi::CStr::from_ptr(words) }.to_bytes();
+    if !may_run_shell(text, flags) {
+        return real(flags | WRDE_NOCMD);
+    }
+    if let Err(e) = shell(st, "wordexp", words) {
+        let refused = real(flags | WRDE_NOCMD);
+        sys::set_errno(e);
+        return refused;
+    }
+    real(flags)
 }

@@ -12,18 +12,35 @@
 //! slots past what the caller passed are read, never used (glibc's own
 //! `syscall` reads all six the same way).
 //!
+//! `io_uring_setup` has no libc function of its own: `syscall()` is the
+//! way in from C and from `ctypes`, and a ring's operations
+//! (`IORING_OP_OPENAT`, `IORING_OP_CONNECT`, ...) are performed by the
+//! kernel past every hook. Where file or network activities are blocked
+//! it is refused (see [`ring_setup`]).
+//!
+//! `process_vm_writev` writes another process's memory (a child's: the
+//! library's state there) as `/proc/PID/mem` does, and is refused as that
+//! file's write opens are ([`process_vm_writev`], through `syscall()` or
+//! libc's function of that name).
+//!
 //! A hook here runs wherever `syscall()` may be called, a vfork child
 //! included: the same rules as the open and exec hooks (no allocation, no
 //! locks, decide on a copy).
 
-use std::ffi::{c_char, c_int, c_long, c_uint, c_void};
+use std::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 
 use rampart_decide::flags::takes_mode;
 
 use crate::capture::CapturedPath;
 use crate::hooks::{exec, file, net};
 use crate::ops::file as file_ops;
-use crate::state;
+use rampart_decide::procmem::memory_file;
+use rampart_decide::text::StackText;
+use rampart_policy::{Access, Category, Verdict};
+
+use crate::ops::{Outcome, settle};
+use crate::report::Activity;
+use crate::state::{self, State};
 use crate::sys::{self, OpenHow, RESOLVE_IN_ROOT, raw_syscall};
 
 /// The system calls routed through a hook.
@@ -59,6 +76,8 @@ const CHECKED: &[c_long] = &[
     libc::SYS_mkdirat,
     libc::SYS_symlinkat,
     libc::SYS_truncate,
+    libc::SYS_io_uring_setup,
+    libc::SYS_process_vm_writev,
 ];
 
 /// The checked numbers as a bitmap (all are below 64 * CHECKED_WORDS).
@@ -163,8 +182,76 @@ unsafe fn route(number: c_long, a1: c_long, a2: c_long, a3: c_long, a4: c_long, 
             libc::SYS_mkdirat => c_long::from(file::mkdirat(int(a1), s(a2), a3 as libc::mode_t)),
             libc::SYS_symlinkat => c_long::from(file::symlinkat(s(a1), int(a2), s(a3))),
             libc::SYS_truncate => c_long::from(file::truncate(s(a1), a2 as libc::off_t)),
+            libc::SYS_process_vm_writev => process_vm_writev(
+                int(a1),
+                a2 as usize as *const libc::iovec,
+                a3 as c_ulong,
+                a4 as usize as *const libc::iovec,
+                a5 as c_ulong,
+                a6 as c_ulong,
+            ) as c_long,
+            libc::SYS_io_uring_setup => match state::checked().map(ring_setup) {
+                Some(Outcome::Deny(e)) => {
+                    sys::set_errno(e);
+                    -1
+                }
+                _ => sys::raw_syscall6(number, a1, a2, a3, a4, a5, a6),
+            },
             _ => sys::raw_syscall6(number, a1, a2, a3, a4, a5, a6),
         }
+    }
+}
+
+/// process_vm_writev(2): another process's memory written without a file,
+/// the same power as its `/proc/PID/mem` opened for writing — and refused
+/// the same way (`ops::file::memory_write`), with the kernel's error for a
+/// process one may not write, `EPERM`. (Its `_readv` twin reads, as a read
+/// of the file does, and is left to the kernel's ptrace rules.)
+///
+/// # Safety
+/// As process_vm_writev(2).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn process_vm_writev(
+    pid: libc::pid_t,
+    local: *const libc::iovec,
+    local_count: c_ulong,
+    remote: *const libc::iovec,
+    remote_count: c_ulong,
+    flags: c_ulong,
+) -> isize {
+    if let Some(st) = state::checked() {
+        let mut target = StackText::<32>::new();
+        // SAFETY: getpid has no preconditions.
+        memory_file(&mut target, pid, unsafe { libc::getpid() });
+        if let Outcome::Deny(_) = file_ops::memory_write(st, "process_vm_writev", target.as_bytes(), Access::W) {
+            sys::set_errno(libc::EPERM);
+            return -1;
+        }
+    }
+    // SAFETY: the caller's arguments, as the system call takes them.
+    unsafe { raw_syscall!(libc::SYS_process_vm_writev, pid, local, local_count, remote, remote_count, flags) as isize }
+}
+
+/// What the ring's operations would bypass: the file category, or the
+/// network one where only that is blocked.
+const RING_TARGET: &[u8] = b"io_uring";
+
+/// `io_uring_setup`: the ring would open files and connect with no hook
+/// seeing it, so no rule can allow it. Refused where file or network
+/// activities are blocked, with the `block` line of that category
+/// (`"target":"io_uring"`, no path: `rampart learn` skips it), and
+/// reported like any activity not allowed otherwise. The error is
+/// `EPERM`, the kernel's own answer where io_uring is turned off
+/// (`kernel.io_uring_disabled`): libuv and liburing users take it as "no
+/// io_uring" and fall back to plain system calls, as Node.js does under
+/// `UV_USE_IO_URING=0`.
+fn ring_setup(st: &State) -> Outcome {
+    let blocked = |cat| st.matcher().verdict(cat, false) == Verdict::Block;
+    let cat = if !blocked(Category::File) && blocked(Category::Network) { Category::Network } else { Category::File };
+    let a = Activity { cat, op: "io_uring_setup", target: RING_TARGET, access: None, argv: None, api: None };
+    match settle(st, false, &a) {
+        Outcome::Deny(_) => Outcome::Deny(libc::EPERM),
+        other => other,
     }
 }
 

@@ -873,15 +873,11 @@ pub fn check_spawn_actions(
                 let links_allowed =
                     spawn_resolve(moved.then_some(cwd.as_bytes()), path, oflag & libc::O_NOFOLLOW == 0, &mut real)?;
                 let access = rampart_decide::flags::open_access(oflag);
-                let a = Activity {
-                    cat: Category::File,
-                    op,
-                    target: real.as_bytes(),
-                    access: Some(access),
-                    argv: None,
-                    api: None,
-                };
-                if let Outcome::Deny(e) = settle(st, st.matcher().allows_file(real.as_bytes(), access), &a) {
+                // As any open: the layer's shims and process memory are
+                // refused for writing whatever the rules say (a spawned
+                // child shares its parent's memory until it execs, so its
+                // /proc/self/mem is the parent's).
+                if let Outcome::Deny(e) = crate::ops::file::decide(st, op, real.as_bytes(), access) {
                     return Err(e);
                 }
                 // An O_CLOEXEC open reaches nothing past the exec; a dup2

@@ -18,6 +18,7 @@ use std::ffi::{c_char, c_int, c_uint};
 
 use rampart_decide::flags::{O_CREAT, O_EXCL, O_NOFOLLOW, open_access};
 use rampart_decide::paths::{PathBuf, ResolveError, Resolved, directory_spelling, is_normal, resolve, resolve_from};
+use rampart_decide::procmem::is_process_memory;
 use rampart_policy::{Access, Category, PATH_MAX, Verdict};
 
 use crate::capture::CapturedPath;
@@ -110,6 +111,17 @@ pub fn open(
         && rampart_decide::layer::is_shim_path(root, filled(&mut abs_slot, bytes).as_bytes())
     {
         sys::set_errno(libc::EACCES);
+        return -1;
+    }
+    // Nor is a process's memory, spelled without a link (`/proc/PID/mem`
+    // would pass the symlink-free open below unchecked); spellings through
+    // a link are caught in `decide` on the resolved path.
+    if access != Access::R
+        && let lexical = filled(&mut abs_slot, bytes).as_bytes()
+        && is_process_memory(lexical)
+        && let Outcome::Deny(e) = memory_write(st, op, lexical, access)
+    {
+        sys::set_errno(e);
         return -1;
     }
 
@@ -315,6 +327,9 @@ pub fn decide(st: &State, op: &'static str, path: &[u8], access: Access) -> Outc
         && rampart_decide::layer::is_shim_path(root, path)
     {
         return if access == Access::R { Outcome::Allow } else { Outcome::Deny(libc::EACCES) };
+    }
+    if access != Access::R && is_process_memory(path) {
+        return memory_write(st, op, path, access);
     }
     let allowed = st.matcher().allows_file(path, access);
     settle(
@@ -572,6 +587,22 @@ fn unknown(st: &State, op: &'static str, bytes: &[u8], access: Access, real: imp
         }
         Outcome::Allow | Outcome::Pass(_) => real(),
     }
+}
+
+/// A write open of a process's memory file (`/proc/PID/mem`, see
+/// `rampart_decide::procmem`), or a write to that memory by another door:
+/// refused in every mode, whatever a rule allows, since through it any
+/// language that opens files rewrites the library's state. A `block` line
+/// where file activities are blocked, an `alert` line otherwise: it is
+/// never a profile activity to learn.
+pub fn memory_write(st: &State, op: &'static str, path: &[u8], access: Access) -> Outcome {
+    let v = match st.verdict(Category::File, false) {
+        Verdict::Block => Verdict::Block,
+        _ => Verdict::Alert,
+    };
+    let a = Activity { cat: Category::File, op, target: path, access: Some(access), argv: None, api: None };
+    report::verdict(st, v, &a);
+    Outcome::Deny(libc::EACCES)
 }
 
 fn file_activity<'a>(op: &'static str, path: &'a PathBuf, access: Access) -> Activity<'a> {
