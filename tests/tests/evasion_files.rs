@@ -273,6 +273,7 @@ for call in (lambda: os.mkdir(base + '/m1/../m2'), lambda: os.rename(E['EV_ALLOW
 print(sorted(os.listdir(base)))";
     let t = same_both_ways(&a, "dotdot-missing", body);
     assert!(t.guarded.stdout.starts_with("FileNotFoundError"), "{t:#?}");
+}
 
 // ---------------------------------------------------------------------------
 // Issue 13 follow-ups: writes to process memory through /proc, io_uring.
