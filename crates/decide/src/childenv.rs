@@ -26,8 +26,11 @@ pub const CONFIG: [&[u8]; 5] =
 /// The other `LD_*` variables ld.so honours (glibc's unsecvars.h list:
 /// `LD_DEBUG`, `LD_PROFILE`, `LD_DYNAMIC_WEAK`, `LD_BIND_*`, ...) change
 /// output, binding time or weak-symbol rules, none of them the preload;
-/// `LD_LIBRARY_PATH` is Lambda's own and left to the code.
-pub const LOADER: [&[u8]; 2] = [b"LD_PRELOAD", b"LD_AUDIT"];
+/// `LD_LIBRARY_PATH` is Lambda's own and left to the code. And
+/// `GCONV_PATH`, with which `iconv_open` in an allowed program loads a
+/// shared object the code chose: native code in a child of code that has
+/// no FFI of its own (Node.js), loaded by libc without a hooked open.
+pub const LOADER: [&[u8]; 3] = [b"LD_PRELOAD", b"LD_AUDIT", b"GCONV_PATH"];
 
 /// What glibc's resolver reads from the environment (resolv/res_init.c,
 /// resolv/res_hconf.c, the unsecvars.h list): with them a child's name
@@ -237,6 +240,7 @@ mod tests {
     fn loader_variables_that_can_refuse_the_library_are_replaced() {
         assert!(is_replaced(b"LD_AUDIT=/tmp/refuse.so"));
         assert!(is_replaced(b"LD_AUDIT="));
+        assert!(is_replaced(b"GCONV_PATH=/tmp/evil"));
         // Lambda sets it and the code may change it: not the library's.
         assert!(!is_replaced(b"LD_LIBRARY_PATH=/tmp"));
         assert!(!is_replaced(b"LD_BIND_NOW=1"));
