@@ -14,7 +14,8 @@ use rampart_policy::{Category, Connect, Proto};
 use crate::capture::SOCKADDR_MAX;
 use crate::ops::{Outcome, settle};
 use crate::report::Activity;
-use crate::state::{self, State};
+use crate::published;
+use crate::state::State;
 use crate::sys;
 
 /// IP → name answers seen by `getaddrinfo` in this process.
@@ -113,7 +114,7 @@ fn check_once(
     let mut api_name: Option<&[u8]> = None;
     let allowed = match peer {
         Peer::Inet { ip, port } => {
-            if state::is_runtime_api(st, ip, port) {
+            if published::is_runtime_api(st, ip, port) {
                 return Ok(Outcome::Pass("the Runtime API: the function's own channel"));
             }
             let proto = socket_proto(fd);
