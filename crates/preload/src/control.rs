@@ -36,53 +36,18 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use rampart_event::EventType;
 
 use rampart_decide::childenv::FileId;
-use rampart_decide::seqtext::{SeqText, TEXT_MAX};
+use rampart_decide::seqtext::SeqText;
 use rampart_policy::Verdict;
 
-use crate::{alloc, report, snapshot, state, sys};
+use crate::page::{MAGIC, PAGE, PAGE_PTR, Page, Published, RING, page, split};
+use crate::{alloc, published, report, snapshot, sys};
 
-const MAGIC: u64 = u64::from_le_bytes(*b"RAMPCTL1");
-const PAGE: usize = 4096;
 /// Not in the libc crate for every target; Linux's value (5.1+).
 const F_SEAL_FUTURE_WRITE: c_int = 0x0010;
 
-#[repr(C)]
-struct Page {
-    magic: u64,
-    root_pid: u64,
-    /// generation << 32 | snapshot descriptor.
-    current: AtomicU64,
-    /// The root's descriptor of the counters (see `Counters`), or u64::MAX
-    /// (outside Lambda nothing reads them, so nothing counts).
-    counters_fd: AtomicU64,
-    /// The Lambda request id of the invocation in progress (empty between
-    /// invocations), written by the root's Runtime API relay.
-    request: SeqText,
-    /// The identity of the snapshot of each recent generation, in slot
-    /// `generation % RING`.
-    published: [Published; RING],
-    /// The identity of the counters memfd, written before `counters_fd`.
-    counters_dev: AtomicU64,
-    counters_ino: AtomicU64,
-}
-
-/// One generation's snapshot identity. `generation` is 0 while the slot
-/// is rewritten.
-#[repr(C)]
-struct Published {
-    generation: AtomicU64,
-    dev: AtomicU64,
-    ino: AtomicU64,
-}
-
-/// The root closes a snapshot one change after replacing it, so a reader
-/// only ever needs the current generation's slot; four leave room for a
-/// reader that is slow between loading the word and reading the slot.
-const RING: usize = 4;
-
 /// What every process under the root has decided during the invocation in
 /// progress, for its heartbeat line: in a second memfd that every process
-/// maps writable (the page above is read-only to children). One
+/// maps writable (the control page, `page`, is read-only to children). One
 /// cache-line-sized slot per CPU, so threads on different CPUs do not
 /// contend; the root sums them.
 #[repr(C, align(64))]
@@ -97,7 +62,6 @@ type Counters = [Slot; SLOTS];
 
 static COUNTERS: AtomicPtr<Counters> = AtomicPtr::new(std::ptr::null_mut());
 
-static PAGE_PTR: AtomicPtr<Page> = AtomicPtr::new(std::ptr::null_mut());
 /// The generation this process's policy came from.
 static LOADED: AtomicU32 = AtomicU32::new(0);
 /// True in the root: it publishes, never follows. Cleared in fork children.
@@ -109,17 +73,6 @@ static CONTROL_FD: AtomicU32 = AtomicU32::new(u32::MAX);
 /// The root's previous snapshot descriptor, closed one change later (a
 /// child may be opening it right now).
 static PREVIOUS_FD: AtomicU32 = AtomicU32::new(u32::MAX);
-
-fn page() -> Option<&'static Page> {
-    // SAFETY: non-null only once mapped (never unmapped); the fields a
-    // reader uses are the magic, the pid (written before publication) and
-    // an atomic.
-    unsafe { PAGE_PTR.load(Ordering::Acquire).as_ref() }
-}
-
-fn split(word: u64) -> (u32, c_int) {
-    ((word >> 32) as u32, (word & 0xffff_ffff) as u32 as c_int)
-}
 
 /// Root: creates the page and publishes the first snapshot (generation 1).
 /// Returns the path children open and the identity the page must have
@@ -239,7 +192,7 @@ pub fn attach(path: &CString, expected: FileId) -> Result<rampart_policy::Matche
         return Err(format!("{shown} is not a rampart control page"));
     }
     PAGE_PTR.store(page, Ordering::Release);
-    let page = self::page().ok_or("control page vanished")?;
+    let page = crate::page::page().ok_or("control page vanished")?;
     let counters_fd = page.counters_fd.load(Ordering::Acquire);
     if counters_fd != u64::MAX {
         let id =
@@ -429,14 +382,6 @@ pub fn set_request(id: &[u8]) {
     }
 }
 
-/// The request id in progress, if any (any process under the root).
-pub fn request(buf: &mut [u8; TEXT_MAX]) -> Option<&str> {
-    let page = page()?;
-    // A writer is mid-update only for a moment: try a few times.
-    let len = (0..4).find_map(|_| page.request.load(buf))?;
-    std::str::from_utf8(buf.get(..len)?).ok().filter(|s| !s.is_empty())
-}
-
 /// Root, in its own process (not a vfork child, which shares its memory
 /// under another pid): an exec now replaces the root.
 pub fn is_root_process() -> bool {
@@ -462,7 +407,7 @@ pub fn follow() {
     {
         let _arena = alloc::ArenaScope::enter();
         match snapshot::load(&snapshot_path(page, fd), id) {
-            Ok(m) => state::swap(m),
+            Ok(m) => published::swap(m),
             Err(e) => report::message(EventType::Error, &format!("following the root's policy change: {e}")),
         }
     }

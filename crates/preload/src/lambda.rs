@@ -26,11 +26,12 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use rampart_event::EventType;
-use rampart_policy::{Category, Verdict};
+use rampart_policy::Category;
 use rampart_runtime_proxy::{Inspector, Outcome, Verdict as Delivery};
 
+use crate::ops::{self, settle};
 use crate::report::{self, Activity};
-use crate::{control, guard, state, thread};
+use crate::{control, guard, published, thread};
 
 /// The real Runtime API, as Lambda gave it.
 static REAL_API: OnceLock<String> = OnceLock::new();
@@ -105,23 +106,17 @@ impl Inspector for Relay {
         if let Ok(mut at) = TOTALS_AT_START.lock() {
             *at = control::totals();
         }
-        let Some(st) = state::active() else { return Delivery::Deliver };
+        let Some(st) = published::active() else { return Delivery::Deliver };
         let source = rampart_inputs::classify(event);
         let allowed = st.matcher().allows_input(source);
-        let v = st.verdict(Category::Input, allowed);
         let target = source.as_str().as_bytes();
-        report::verdict(
-            st,
-            v,
-            &Activity { cat: Category::Input, op: "invoke", target, access: None, argv: None, api: None },
-        );
-        if v == Verdict::Block {
-            Delivery::Refuse {
+        let a = Activity { cat: Category::Input, op: "invoke", target, access: None, argv: None, api: None };
+        match settle(st, allowed, &a) {
+            ops::Outcome::Deny(_) => Delivery::Refuse {
                 error_type: "Rampart.InputDenied".into(),
                 message: format!("rampart: events from {} are not allowed by this function's policy", source.as_str()),
-            }
-        } else {
-            Delivery::Deliver
+            },
+            ops::Outcome::Allow | ops::Outcome::Pass(_) => Delivery::Deliver,
         }
     }
 

@@ -3,21 +3,36 @@
 //! open, connection and program launch against the policy, and reports or
 //! denies what is not allowed (see DESIGN.md for the contract).
 //!
-//! - `hooks/`: the exported libc entry points (the FFI edge).
-//! - `ops/`: what each domain does: resolve, decide, report, call.
+//! The modules in layers, top to bottom: each uses only modules listed
+//! below it (tests/tests/preload_layers.rs keeps it so).
+//!
+//! - `startup`: the constructor's work: reads the configuration and the
+//!   policy (or takes the root's), publishes them, starts the root's relay
+//!   and refresh.
+//! - `hooks/`: the exported libc entry points, the FFI edge: the only place
+//!   the caller's raw pointers become safe types, and an `ops` outcome
+//!   becomes a return value and errno.
+//! - `lambda`: the Runtime API relay (inputs, request ids, heartbeats).
+//! - `ops/`: what each domain does on safe types: resolve, decide, call,
+//!   returning an `Outcome`; `ops::settle` is the one place a decision
+//!   becomes an event line and, in block mode, a denial.
+//! - `state`: the way into a check (`checked`: not the library's own call,
+//!   the root's changes followed, the refresh woken) and verdicts counted.
+//! - `refresh`: the root's policy refresh from S3 (through
+//!   librampart_fetch.so, which only the root loads).
+//! - `control`: the control page's life: created by the root, followed by
+//!   children, the decision counters and the request id written.
+//! - `report`: event lines on stderr.
+//! - `page`: the control page's layout and this process's mapping of it
+//!   (the request id every line carries).
+//! - `snapshot`: the compiled policy shared with children.
+//! - `published`: the configuration and the policy in force, lock-free.
 //! - `real`: the libc functions behind the hooks.
 //! - `loader`: symbol lookups in the loaded objects' tables (the real
 //!   `dlsym`, the library's own exports).
-//! - `state`: configuration and the compiled policy, lock-free.
-//! - `report`: event lines on stderr.
-//! - `snapshot`: the compiled policy shared with children.
-//! - `control`: how children follow the root's policy changes.
-//! - `refresh`: the root's policy refresh from S3 (through
-//!   librampart_fetch.so, which only the root loads).
+//! - `capture`: the caller's arguments, copied once before deciding.
 //! - `alloc`: malloc, or a lock-free arena for policy loads inside hooks.
 //! - `thread`: the library's own threads.
-//! - `lambda`: the Runtime API relay (inputs, request ids, heartbeats).
-//! - `capture`: the caller's arguments, copied once before deciding.
 //! - `guard`: marks the library's own calls.
 //! - `sys`: the raw system calls the hooks make.
 //! - `shim.c`: the variadic `execl*`.
@@ -36,10 +51,13 @@ mod hooks;
 mod lambda;
 mod loader;
 mod ops;
+mod page;
+mod published;
 mod real;
 mod refresh;
 mod report;
 mod snapshot;
+mod startup;
 mod state;
 mod sys;
 mod thread;
@@ -62,7 +80,7 @@ extern "C" fn init(
     real::resolve_all();
     // SAFETY: registers a plain function; called once per process.
     unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-    state::load();
+    startup::load();
 }
 
 /// In the child of a `fork` (not `vfork`, which shares our memory): only

@@ -304,6 +304,17 @@ pub fn real_dlsym() -> usize {
     REAL_DLSYM.load(Ordering::Acquire)
 }
 
+/// What `name` means to the object after librampart: the function a hook
+/// calls on (for real.rs; glibc places the caller by its return address,
+/// which is in this library).
+pub fn next_after_librampart(name: &CStr) -> *mut c_void {
+    type DlsymFn = unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void;
+    // SAFETY: real_dlsym is glibc's dlsym (or a stand-in of the same type).
+    let dlsym = unsafe { std::mem::transmute::<usize, DlsymFn>(real_dlsym()) };
+    // SAFETY: a NUL-terminated name, looked up after this object.
+    unsafe { dlsym(libc::RTLD_NEXT, name.as_ptr()) }
+}
+
 /// The real `dlvsym`'s address.
 pub fn real_dlvsym() -> usize {
     resolve();

@@ -25,7 +25,7 @@ impl Real {
             return p;
         }
         // Not libc::dlsym: that name is our own export now (hooks/dl.rs).
-        let p = crate::hooks::dl::next_after_librampart(self.name);
+        let p = crate::loader::next_after_librampart(self.name);
         self.ptr.store(p, Ordering::Release);
         p
     }

@@ -28,7 +28,7 @@ use rampart_event::EventType;
 use rampart_fetch_wire::{Reply, encode_config, keys};
 use rampart_policy::{Mode, Policy};
 
-use crate::{control, guard, report, snapshot, state};
+use crate::{control, guard, published, report, snapshot};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -92,7 +92,7 @@ unsafe impl Send for Fetcher {}
 
 impl Fetcher {
     fn load(config: &[u8]) -> Result<Fetcher, String> {
-        let mut path = state::own_path().ok_or("cannot tell where librampart.so is")?;
+        let mut path = published::own_path().ok_or("cannot tell where librampart.so is")?;
         // The directory, with its slash ("" for a bare name: the loader's
         // search, as for librampart.so itself).
         path.truncate(path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1));
@@ -328,17 +328,17 @@ impl Refresher {
     fn install(&mut self, body: &[u8]) -> Result<[usize; 5], String> {
         let text = std::str::from_utf8(body).map_err(|_| "not UTF-8 text".to_owned())?;
         let policy = Policy::parse(text).map_err(|e| e.to_string())?;
-        let matcher = state::compile(&policy, self.mode_override);
+        let matcher = published::compile(&policy, self.mode_override);
         let counts = policy.counts();
         let mode = matcher.mode();
         let bytes = matcher.to_snapshot();
         // A new ETag for the same rules (a re-upload, a root that replaced
         // itself fetching what it runs under) changes nothing.
-        if self.loaded && state::current().is_some_and(|m| m.to_snapshot() == bytes) {
+        if self.loaded && published::current().is_some_and(|m| m.to_snapshot() == bytes) {
             return Ok(counts);
         }
         let fd: Option<c_int> = snapshot::publish(&bytes);
-        state::swap(matcher);
+        published::swap(matcher);
         if let Some(fd) = fd {
             control::publish(fd);
         }

@@ -15,8 +15,8 @@ use rampart_decide::seen::Seen;
 use rampart_event::{EventRef, EventType, MAX_LINE};
 use rampart_policy::{Access, Category, Verdict};
 
-use crate::state::{self, State};
-use crate::{snapshot, sys};
+use crate::published::{self, State};
+use crate::{page, snapshot, sys};
 
 static SEEN: Seen = Seen::new();
 static ALERTS: RateLimit = RateLimit::new();
@@ -100,13 +100,13 @@ pub fn note_once(st: &State, cat: Category, target: &[u8], msg: &str) {
 
 /// A status or error line (constructor, exit).
 pub fn message(kind: EventType, msg: &str) {
-    let function = state::active().and_then(|s| s.function.as_deref());
+    let function = published::active().and_then(|s| s.function.as_deref());
     emit(&EventRef { msg: Some(msg), function, ..EventRef::new(kind, pid(), sys::now_ms()) });
 }
 
 /// At exit: the counts of alerts still held back.
 pub fn flush() {
-    let Some(st) = state::active() else { return };
+    let Some(st) = published::active() else { return };
     ALERTS.drain(|label, n| {
         let (cat, target) = match label.split_first() {
             Some((&c, t)) => (Category::ALL.iter().copied().find(|x| *x as u8 == c), t),
@@ -127,7 +127,7 @@ fn pid() -> u32 {
 fn emit(ev: &EventRef<'_>) {
     let saved = sys::errno();
     let mut req = [0u8; rampart_decide::seqtext::TEXT_MAX];
-    let ev = EventRef { req: crate::control::request(&mut req), ..*ev };
+    let ev = EventRef { req: page::request(&mut req), ..*ev };
     let mut buf = [0u8; MAX_LINE];
     let n = rampart_event::encode(&ev, &mut buf);
     write_line(buf.get(..n).unwrap_or(&[]));
@@ -293,7 +293,7 @@ fn write_line(line: &[u8]) {
     if LOG_FD.load(Ordering::Relaxed) < 0 && is_log(2) {
         return write_to(2, line);
     }
-    if let Some(path) = state::active().and_then(|s| s.log_path.as_ref()) {
+    if let Some(path) = published::active().and_then(|s| s.log_path.as_ref()) {
         // SAFETY: path is NUL-terminated; the descriptor is closed below.
         let fd = unsafe { raw_open_log(path.as_ptr()) };
         if fd >= 0 {

@@ -80,13 +80,6 @@ fn pseudo_answer(handle: *mut c_void, name: *const c_char, caller: usize) -> usi
     hook
 }
 
-/// What `name` means to the object after librampart: the function a hook
-/// calls on (for real.rs; glibc places the caller by its return address,
-/// which is here).
-pub fn next_after_librampart(name: &CStr) -> *mut c_void {
-    call_real_dlsym(libc::RTLD_NEXT, name.as_ptr())
-}
-
 fn call_real_dlsym(handle: *mut c_void, name: *const c_char) -> *mut c_void {
     let p = loader::real_dlsym();
     // SAFETY: p is glibc's dlsym (or a stand-in of the same type).

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, c_uint, c_void};
 
 use rampart_decide::names::{NAME_MAX, NameLookup, hosts_names, plan_lookup, record_as};
 
-use crate::capture::CapturedAddr;
+use crate::capture::{CapturedAddr, SOCKADDR_MAX};
 use crate::ops::Outcome;
 use crate::ops::net::{self, Answers, UnixPin, Use};
 use crate::real::{self, call_real};
@@ -311,6 +311,19 @@ fn record(name: &[u8], res: *mut *mut libc::addrinfo, which: Answers<'_>) {
     let saved = sys::errno();
     // SAFETY: res is non-null (checked by the hook) and *res the list the
     // successful call returned.
-    unsafe { net::record_names(name, *res, which) };
+    let mut node: *const libc::addrinfo = unsafe { *res };
+    let mut hops = 0;
+    while !node.is_null() && hops < 64 {
+        // SAFETY: a node of getaddrinfo's list.
+        let ai = unsafe { &*node };
+        if !ai.ai_addr.is_null() {
+            let len = (ai.ai_addrlen as usize).min(SOCKADDR_MAX);
+            // SAFETY: ai_addr is readable for ai_addrlen bytes.
+            let addr = unsafe { std::slice::from_raw_parts(ai.ai_addr.cast::<u8>(), len) };
+            net::record_answer(name, addr, which);
+        }
+        node = ai.ai_next;
+        hops += 1;
+    }
     sys::set_errno(saved);
 }

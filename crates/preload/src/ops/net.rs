@@ -11,10 +11,10 @@ use rampart_decide::sockaddr::{AF_UNSPEC, Peer, SendSocket, family, parse, send_
 use rampart_decide::text::{StackText, net_target, unix_target};
 use rampart_policy::{Category, Connect, Proto};
 
-use crate::capture::SOCKADDR_MAX;
 use crate::ops::{Outcome, settle};
+use crate::published;
 use crate::report::Activity;
-use crate::state::{self, State};
+use crate::state::State;
 use crate::sys;
 
 /// IP → name answers seen by `getaddrinfo` in this process.
@@ -113,7 +113,7 @@ fn check_once(
     let mut api_name: Option<&[u8]> = None;
     let allowed = match peer {
         Peer::Inet { ip, port } => {
-            if state::is_runtime_api(st, ip, port) {
+            if published::is_runtime_api(st, ip, port) {
                 return Ok(Outcome::Pass("the Runtime API: the function's own channel"));
             }
             let proto = socket_proto(fd);
@@ -172,8 +172,8 @@ fn check_once(
     // An AWS API endpoint: the api category at service level, after the
     // network check (a blocked connection is one block line, not two).
     Ok(match api_name.and_then(classify_host).map(|call| crate::ops::api::connect(st, &call)) {
-        Some(Err(e)) => Outcome::Deny(e),
-        _ => Outcome::Allow,
+        Some(Outcome::Deny(e)) => Outcome::Deny(e),
+        Some(Outcome::Allow | Outcome::Pass(_)) | None => Outcome::Allow,
     })
 }
 
@@ -215,31 +215,17 @@ pub enum Answers<'a> {
     ListedIn(&'a [u8]),
 }
 
-/// Records answers of a successful `getaddrinfo` for `name`.
-///
-/// # Safety
-/// `res` is the list getaddrinfo returned.
-pub unsafe fn record_names(name: &[u8], mut res: *const libc::addrinfo, which: Answers<'_>) {
-    let mut hops = 0;
-    while !res.is_null() && hops < 64 {
-        // SAFETY: a node of getaddrinfo's list.
-        let ai = unsafe { &*res };
-        if !ai.ai_addr.is_null() {
-            let len = (ai.ai_addrlen as usize).min(SOCKADDR_MAX);
-            // SAFETY: ai_addr is readable for ai_addrlen bytes.
-            let bytes = unsafe { std::slice::from_raw_parts(ai.ai_addr.cast::<u8>(), len) };
-            let listed = |ip| match which {
-                Answers::All => true,
-                Answers::ListedIn(hosts) => hosts_lists(hosts, name, ip),
-            };
-            if let Peer::Inet { ip, .. } = parse(bytes)
-                && listed(ip)
-            {
-                NAMES.insert(ip, name);
-            }
-        }
-        res = ai.ai_next;
-        hops += 1;
+/// Records one answer of a successful `getaddrinfo` for `name`: `addr`,
+/// one of its socket addresses as the hook read it.
+pub fn record_answer(name: &[u8], addr: &[u8], which: Answers<'_>) {
+    let listed = |ip| match which {
+        Answers::All => true,
+        Answers::ListedIn(hosts) => hosts_lists(hosts, name, ip),
+    };
+    if let Peer::Inet { ip, .. } = parse(addr)
+        && listed(ip)
+    {
+        NAMES.insert(ip, name);
     }
 }
 
