@@ -44,10 +44,24 @@ fuzz_target!(|data: &[u8]| {
     let (path_var, file) = data.split_at(data.len() / 2);
     let mut out = PathBuf::new();
     let mut calls = 0;
+    // The first candidates are missing, the second not runnable (a
+    // directory), the third runs: the search stops at the first that runs.
+    let mut not_runnable = false;
     let found = search::find(path_var, file, b"/cwd", &mut out, |p| {
         calls += 1;
         assert_eq!(p.last(), Some(&0));
-        calls == 3
+        match calls {
+            3 => search::Candidate::Runs,
+            2 => {
+                not_runnable = true;
+                search::Candidate::NotRunnable
+            }
+            _ => search::Candidate::Missing,
+        }
     });
-    assert!(!found || calls == 3);
+    match found {
+        search::Found::Yes => assert_eq!(calls, 3),
+        search::Found::NoPermission => assert!(not_runnable && calls < 3),
+        search::Found::No => assert!(!not_runnable),
+    }
 });
