@@ -487,7 +487,7 @@ fn call_state(given: Option<*mut ResState>) -> *mut ResState {
         return statp;
     }
     // SAFETY: the thread's resolver state (a field's address, read once).
-    let options = unsafe { (&raw const (*statp).options).read_volatile() } as u64;
+    let options = unsafe { (&raw const (*statp).options).read_volatile() };
     if options & RES_INIT == 0 {
         let saved = sys::errno();
         // A failure here fails the call's own initialisation too.
@@ -510,12 +510,14 @@ unsafe fn resolver_denial(op: &'static str, given: Option<*mut ResState>, query_
     if statp.is_null() {
         return None;
     }
-    // SAFETY (each read below): fields of a valid state, by address
-    // (another thread may write them: each is read once, and the address
-    // copied is the one decided on).
-    let (options, nscount) = unsafe {
-        ((&raw const (*statp).options).read_volatile() as u64, (&raw const (*statp).nscount).read_volatile())
-    };
+    // Each field is read once, by address. libc reads the state again
+    // when it sends: unlike a socket address, the state cannot be handed
+    // over as a copy (libc keeps its sockets and allocations in it), so a
+    // thread rewriting it during the call is not covered (see
+    // docs/threat-model.md).
+    // SAFETY: fields of a valid state.
+    let (options, nscount) =
+        unsafe { ((&raw const (*statp).options).read_volatile(), (&raw const (*statp).nscount).read_volatile()) };
     let (count, too_many) = match server_count(nscount) {
         Ok(n) => (n, false),
         Err(TooManyServers) => (MAXNS, true),
@@ -534,6 +536,7 @@ unsafe fn resolver_denial(op: &'static str, given: Option<*mut ResState>, query_
             // SAFETY: glibc's own pointer to a sockaddr_in6 it allocated
             // (or one the code put there, which glibc would read too).
             ServerSlot::Extension => {
+                // SAFETY: as above.
                 unsafe { CapturedAddr::capture(ext.cast(), size_of::<libc::sockaddr_in6>() as _) }.ok()
             }
         };
