@@ -559,3 +559,66 @@ fn res_query_to_the_system_resolver() {
     assert!(t.guarded.stdout.contains("answered False Permission denied"), "{t:#?}");
     assert!(t.guarded.of(EventType::Block).iter().any(|e| e.target.as_deref() == Some("udp:127.0.0.1:53")), "{t:#?}");
 }
+
+/// Another thread flips the name server in the resolver state every
+/// millisecond between an allowed one that answers (the attack's own
+/// responder) and the denied peer, while the main thread sends queries:
+/// the check may see the allowed one and libc's send, a moment later, the
+/// denied one. A query that times out went to the denied peer (it never
+/// answers).
+#[test]
+fn resolver_state_flipped_by_another_thread() {
+    let mut a = Arena::new("res-race");
+    let free = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let answering = free.local_addr().expect("addr").port();
+    drop(free);
+    // Every UDP port but the denied one: the responder's answers go to
+    // whatever port the resolver's socket got.
+    let denied = a.peers.udp_denied_port();
+    a.network.push(format!("udp:127.0.0.1:1-{}", denied - 1));
+    a.network.push(format!("udp:127.0.0.1:{}-65535", denied + 1));
+    let body = format!(
+        "import time\n\
+         responder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); responder.bind(('127.0.0.1', {answering}))\n\
+         def answer_all():\n\
+         \x20   while True:\n\
+         \x20       q, peer = responder.recvfrom(512)\n\
+         \x20       responder.sendto(q[:2] + b'\\x81\\x80' + q[4:6] + b'\\0\\0\\0\\0\\0\\0' + q[12:], peer)\n\
+         threading.Thread(target=answer_all, daemon=True).start()\n\
+         s = own_state(); aim(ctypes.addressof(s), {answering})\n\
+         port_field = ctypes.c_uint16.from_address(ctypes.addressof(s) + 22)\n\
+         good, bad = socket.htons({answering}), socket.htons(udp_denied)\n\
+         stop = time.time() + {RACE_SECS}\n\
+         sys.setswitchinterval(0.0001)\n\
+         def hold(secs):\n\
+         \x20   until = time.perf_counter() + secs\n\
+         \x20   while time.perf_counter() < until:\n\
+         \x20       pass\n\
+         def flip():\n\
+         \x20   while time.time() < stop:\n\
+         \x20       port_field.value = bad\n\
+         \x20       hold(0.001)\n\
+         \x20       port_field.value = good\n\
+         \x20       hold(0.001)\n\
+         threading.Thread(target=flip, daemon=True).start()\n\
+         q, n = query()\n\
+         tries = hits = 0\n\
+         while time.time() < stop:\n\
+         \x20   r = fn('res_nsend')(s, q, n, answer, 512)\n\
+         \x20   tries += 1\n\
+         \x20   if r < 0 and ctypes.get_errno() == errno.ETIMEDOUT:\n\
+         \x20       hits += 1\n\
+         \x20       print('HIT', tries, flush=True)\n\
+         print('tries', tries, 'hits', hits)\n"
+    );
+    let t = a.attempt("res-race", Lang::Python, &format!("{LIBC_NET}{body}"), &[]);
+    // A block line only when the check itself caught the denied port.
+    t.assert_stopped();
+    assert!(!t.bare_peers.udp_denied_received.is_empty(), "{t:#?}");
+    assert_eq!(t.guarded_peers.udp_denied_received.len(), 0, "a query reached the denied peer\n{:#?}", t.guarded);
+    let tries = |o: &rampart_tests::Outcome| {
+        o.stdout.lines().find_map(|l| l.strip_prefix("tries ")?.split(' ').next()?.parse::<u64>().ok()).unwrap_or(0)
+    };
+    assert!(tries(&t.guarded) > 100, "the race did not run\n{:#?}", t.guarded);
+    eprintln!("res-race: guarded {:?}, bare {:?}", t.guarded.stdout.lines().last(), t.bare.stdout.lines().last());
+}

@@ -497,60 +497,92 @@ fn call_state(given: Option<*mut ResState>) -> *mut ResState {
     statp
 }
 
-/// `Some(errno)` when a resolver call must fail: one of the name servers
-/// the state `given` (or the thread's) lists is denied.
+/// Runs a resolver call on a copy of its state, decided on: `Err(errno)`
+/// when one of the name servers the state (`given`, or the thread's)
+/// lists is denied; else the real `res_n*` function's answer
+/// (`real_on`) on the copy, which is then written back (libc keeps its
+/// sockets and counters there). libc reads the servers again when it
+/// sends: on the caller's state, another thread could rewrite them after
+/// the check. IPv6 servers (the extension's pointers) are copied too.
+/// `unchecked`: the call as the caller made it, when nothing is checked.
 /// `query_len`: `res_send`'s message length (the others build a query
 /// that fits in a datagram).
 ///
 /// # Safety
 /// `given`, when some, is null or a valid resolver state.
-unsafe fn resolver_denial(op: &'static str, given: Option<*mut ResState>, query_len: Option<c_int>) -> Option<c_int> {
-    let st = state::checked()?;
+unsafe fn on_checked_state(
+    op: &'static str,
+    given: Option<*mut ResState>,
+    query_len: Option<c_int>,
+    unchecked: impl FnOnce() -> c_int,
+    real_on: impl FnOnce(*mut ResState) -> c_int,
+) -> Result<c_int, c_int> {
+    let Some(st) = state::checked() else { return Ok(unchecked()) };
     let statp = call_state(given);
     if statp.is_null() {
-        return None;
+        return Ok(unchecked());
     }
-    // Each field is read once, by address. libc reads the state again
-    // when it sends: unlike a socket address, the state cannot be handed
-    // over as a copy (libc keeps its sockets and allocations in it), so a
-    // thread rewriting it during the call is not covered (see
-    // docs/threat-model.md).
-    // SAFETY: fields of a valid state.
-    let (options, nscount) =
-        unsafe { ((&raw const (*statp).options).read_volatile(), (&raw const (*statp).nscount).read_volatile()) };
-    let (count, too_many) = match server_count(nscount) {
+    // SAFETY: a valid state (the caller's contract, or the thread's own):
+    // plain data, read once.
+    let mut copy: ResState = unsafe { statp.read_volatile() };
+    let (count, too_many) = match server_count(copy.nscount) {
         Ok(n) => (n, false),
         Err(TooManyServers) => (MAXNS, true),
     };
+    // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
+    let mut ipv6: [libc::sockaddr_in6; MAXNS] = unsafe { std::mem::zeroed() };
+    let mut replaced: [Option<*mut libc::sockaddr_in6>; MAXNS] = [None; MAXNS];
     let mut copies: [Option<CapturedAddr>; MAXNS] = Default::default();
-    for (n, copy) in copies.iter_mut().enumerate().take(count) {
-        // SAFETY: n < MAXNS, the slots' count.
-        let list = unsafe { (&raw const (*statp).nsaddr_list).cast::<libc::sockaddr_in>().add(n) };
-        // SAFETY: as above.
-        let family = unsafe { (&raw const (*list).sin_family).read_volatile() };
-        // SAFETY: as above.
-        let ext = unsafe { (&raw const (*statp).ext_nsaddrs).cast::<*mut libc::sockaddr_in6>().add(n).read_volatile() };
-        *copy = match server_slot(family, !ext.is_null()) {
-            // SAFETY: the slot is a sockaddr_in of the state.
-            ServerSlot::List => unsafe { CapturedAddr::capture(list.cast(), size_of::<libc::sockaddr_in>() as _) }.ok(),
-            // SAFETY: glibc's own pointer to a sockaddr_in6 it allocated
-            // (or one the code put there, which glibc would read too).
+    for n in 0..count {
+        let (Some(list), Some(&ext), Some(v6), Some(slot), Some(copy_n)) =
+            (copy.nsaddr_list.get(n), copy.ext_nsaddrs.get(n), ipv6.get_mut(n), replaced.get_mut(n), copies.get_mut(n))
+        else {
+            break;
+        };
+        *copy_n = match server_slot(list.sin_family, !ext.is_null()) {
+            ServerSlot::List => {
+                // SAFETY: a sockaddr_in of the copy.
+                unsafe { CapturedAddr::capture((&raw const *list).cast(), size_of_val(list) as _) }.ok()
+            }
             ServerSlot::Extension => {
-                // SAFETY: as above.
-                unsafe { CapturedAddr::capture(ext.cast(), size_of::<libc::sockaddr_in6>() as _) }.ok()
+                // SAFETY: glibc's own pointer to a sockaddr_in6 it
+                // allocated (or one the code put there, which glibc
+                // would read too); read once.
+                *v6 = unsafe { ext.read_volatile() };
+                *slot = Some(ext);
+                // SAFETY: our copy, plain data.
+                unsafe { CapturedAddr::capture((&raw const *v6).cast(), size_of_val(v6) as _) }.ok()
             }
         };
+    }
+    for (n, original) in replaced.iter().enumerate() {
+        if let (Some(_), Some(p), Some(v6)) = (original, copy.ext_nsaddrs.get_mut(n), ipv6.get_mut(n)) {
+            *p = v6;
+        }
     }
     let mut servers: [&[u8]; MAXNS] = [&[]; MAXNS];
     for (s, c) in servers.iter_mut().zip(copies.iter()) {
         *s = c.as_ref().map_or(&[], CapturedAddr::as_bytes);
     }
     let len = query_len.map(|l| usize::try_from(l).unwrap_or(0));
-    let proto = if starts_over_tcp(options, len) { Proto::Tcp } else { Proto::Udp };
-    match net::check_resolver(st, op, servers.get(..count).unwrap_or(&[]), too_many, proto) {
-        Outcome::Deny(e) => Some(e),
-        Outcome::Allow | Outcome::Pass(_) => None,
+    let proto = if starts_over_tcp(copy.options, len) { Proto::Tcp } else { Proto::Udp };
+    if let Outcome::Deny(e) = net::check_resolver(st, op, servers.get(..count).unwrap_or(&[]), too_many, proto) {
+        return Err(e);
     }
+    if too_many {
+        // Allowed only where nothing is blocked: glibc reads past the
+        // slots, in the caller's state, not in a copy of its size.
+        return Ok(unchecked());
+    }
+    let r = real_on(&raw mut copy);
+    for (n, original) in replaced.iter().enumerate() {
+        if let (Some(original), Some(p)) = (original, copy.ext_nsaddrs.get_mut(n)) {
+            *p = *original;
+        }
+    }
+    // SAFETY: the caller's state, valid; the copy carries what libc did.
+    unsafe { statp.write_volatile(copy) };
+    Ok(r)
 }
 
 /// A query function's failure: -1, `errno`, and `h_errno` (the thread's
@@ -603,31 +635,76 @@ resolver_hooks! {
 /// # Safety
 /// As res_send(3).
 unsafe fn checked_res_send(msg: *const u8, len: c_int, ans: *mut u8, anslen: c_int) -> c_int {
-    // SAFETY: no state given.
-    if let Some(e) = unsafe { resolver_denial("res_send", None, Some(len)) } {
-        return fail(e);
+    let unchecked =
+        || call_real!(real::either(&real::RES_SEND, &real::RES_SEND_COMPAT), ResSendFn, -1, (msg, len, ans, anslen));
+    // The thread's state, through the `res_n*` form, on its copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NSEND, &real::RES_NSEND_COMPAT),
+            ResNsendFn,
+            -1,
+            (copy, msg, len, ans, anslen)
+        )
+    };
+    // SAFETY: no state given: the thread's.
+    match unsafe { on_checked_state("res_send", None, Some(len), unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => fail(e),
     }
-    call_real!(real::either(&real::RES_SEND, &real::RES_SEND_COMPAT), ResSendFn, -1, (msg, len, ans, anslen))
 }
 
 /// # Safety
 /// As res_nsend(3).
 unsafe fn checked_res_nsend(statp: *mut ResState, msg: *const u8, len: c_int, ans: *mut u8, anslen: c_int) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_NSEND, &real::RES_NSEND_COMPAT),
+            ResNsendFn,
+            -1,
+            (statp, msg, len, ans, anslen)
+        )
+    };
+    // The copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NSEND, &real::RES_NSEND_COMPAT),
+            ResNsendFn,
+            -1,
+            (copy, msg, len, ans, anslen)
+        )
+    };
     // SAFETY: a valid state (the caller's contract).
-    if let Some(e) = unsafe { resolver_denial("res_nsend", Some(statp), Some(len)) } {
-        return fail(e);
+    match unsafe { on_checked_state("res_nsend", Some(statp), Some(len), unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => fail(e),
     }
-    call_real!(real::either(&real::RES_NSEND, &real::RES_NSEND_COMPAT), ResNsendFn, -1, (statp, msg, len, ans, anslen))
 }
 
 /// # Safety
 /// As res_query(3).
 unsafe fn checked_res_query(dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int) -> c_int {
-    // SAFETY: no state given.
-    if let Some(e) = unsafe { resolver_denial("res_query", None, None) } {
-        return query_fail(e, None);
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_QUERY, &real::RES_QUERY_COMPAT),
+            ResQueryFn,
+            -1,
+            (dname, class, ty, ans, anslen)
+        )
+    };
+    // The thread's state, through the `res_n*` form, on its copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
+            ResNqueryFn,
+            -1,
+            (copy, dname, class, ty, ans, anslen)
+        )
+    };
+    // SAFETY: no state given: the thread's.
+    match unsafe { on_checked_state("res_query", None, None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, None),
     }
-    call_real!(real::either(&real::RES_QUERY, &real::RES_QUERY_COMPAT), ResQueryFn, -1, (dname, class, ty, ans, anslen))
 }
 
 /// # Safety
@@ -640,31 +717,55 @@ unsafe fn checked_res_nquery(
     ans: *mut u8,
     anslen: c_int,
 ) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
+            ResNqueryFn,
+            -1,
+            (statp, dname, class, ty, ans, anslen)
+        )
+    };
+    // The copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
+            ResNqueryFn,
+            -1,
+            (copy, dname, class, ty, ans, anslen)
+        )
+    };
     // SAFETY: a valid state (the caller's contract).
-    if let Some(e) = unsafe { resolver_denial("res_nquery", Some(statp), None) } {
-        return query_fail(e, Some(statp));
+    match unsafe { on_checked_state("res_nquery", Some(statp), None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, Some(statp)),
     }
-    call_real!(
-        real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
-        ResNqueryFn,
-        -1,
-        (statp, dname, class, ty, ans, anslen)
-    )
 }
 
 /// # Safety
 /// As res_search(3).
 unsafe fn checked_res_search(dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int) -> c_int {
-    // SAFETY: no state given.
-    if let Some(e) = unsafe { resolver_denial("res_search", None, None) } {
-        return query_fail(e, None);
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_SEARCH, &real::RES_SEARCH_COMPAT),
+            ResQueryFn,
+            -1,
+            (dname, class, ty, ans, anslen)
+        )
+    };
+    // The thread's state, through the `res_n*` form, on its copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
+            ResNqueryFn,
+            -1,
+            (copy, dname, class, ty, ans, anslen)
+        )
+    };
+    // SAFETY: no state given: the thread's.
+    match unsafe { on_checked_state("res_search", None, None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, None),
     }
-    call_real!(
-        real::either(&real::RES_SEARCH, &real::RES_SEARCH_COMPAT),
-        ResQueryFn,
-        -1,
-        (dname, class, ty, ans, anslen)
-    )
 }
 
 /// # Safety
@@ -677,16 +778,28 @@ unsafe fn checked_res_nsearch(
     ans: *mut u8,
     anslen: c_int,
 ) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
+            ResNqueryFn,
+            -1,
+            (statp, dname, class, ty, ans, anslen)
+        )
+    };
+    // The copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
+            ResNqueryFn,
+            -1,
+            (copy, dname, class, ty, ans, anslen)
+        )
+    };
     // SAFETY: a valid state (the caller's contract).
-    if let Some(e) = unsafe { resolver_denial("res_nsearch", Some(statp), None) } {
-        return query_fail(e, Some(statp));
+    match unsafe { on_checked_state("res_nsearch", Some(statp), None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, Some(statp)),
     }
-    call_real!(
-        real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
-        ResNqueryFn,
-        -1,
-        (statp, dname, class, ty, ans, anslen)
-    )
 }
 
 /// # Safety
@@ -699,16 +812,28 @@ unsafe fn checked_res_querydomain(
     ans: *mut u8,
     anslen: c_int,
 ) -> c_int {
-    // SAFETY: no state given.
-    if let Some(e) = unsafe { resolver_denial("res_querydomain", None, None) } {
-        return query_fail(e, None);
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_QUERYDOMAIN, &real::RES_QUERYDOMAIN_COMPAT),
+            ResQuerydomainFn,
+            -1,
+            (name, domain, class, ty, ans, anslen)
+        )
+    };
+    // The thread's state, through the `res_n*` form, on its copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
+            ResNquerydomainFn,
+            -1,
+            (copy, name, domain, class, ty, ans, anslen)
+        )
+    };
+    // SAFETY: no state given: the thread's.
+    match unsafe { on_checked_state("res_querydomain", None, None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, None),
     }
-    call_real!(
-        real::either(&real::RES_QUERYDOMAIN, &real::RES_QUERYDOMAIN_COMPAT),
-        ResQuerydomainFn,
-        -1,
-        (name, domain, class, ty, ans, anslen)
-    )
 }
 
 /// # Safety
@@ -722,14 +847,26 @@ unsafe fn checked_res_nquerydomain(
     ans: *mut u8,
     anslen: c_int,
 ) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
+            ResNquerydomainFn,
+            -1,
+            (statp, name, domain, class, ty, ans, anslen)
+        )
+    };
+    // The copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
+            ResNquerydomainFn,
+            -1,
+            (copy, name, domain, class, ty, ans, anslen)
+        )
+    };
     // SAFETY: a valid state (the caller's contract).
-    if let Some(e) = unsafe { resolver_denial("res_nquerydomain", Some(statp), None) } {
-        return query_fail(e, Some(statp));
+    match unsafe { on_checked_state("res_nquerydomain", Some(statp), None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, Some(statp)),
     }
-    call_real!(
-        real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
-        ResNquerydomainFn,
-        -1,
-        (statp, name, domain, class, ty, ans, anslen)
-    )
 }
