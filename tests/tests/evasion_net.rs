@@ -364,3 +364,261 @@ fn unix_socket_link_swapped_during_connect() {
     t.assert_blocked();
     assert!(t.guarded.stdout.contains("tries "), "the race did not run\n{:#?}", t.guarded);
 }
+
+// ---------------------------------------------------------------------------
+// libc functions that connect or send from inside libc: rexec, and the
+// resolver's functions on a name server the code wrote into its state.
+
+/// ctypes on libc by handle, a resolver state aimed at a peer, and a call
+/// run in a thread (`said`; the thread's `_res` is its own: set up there):
+/// a TCP peer that never answers holds it (libc retries
+/// its reads), so a call still talking after two seconds reached it.
+const LIBC_NET: &str = r#"import ctypes, errno, os, socket, struct, sys, threading
+E = os.environ
+libc = ctypes.CDLL('libc.so.6', use_errno=True)
+def fn(name):
+    # res_* since glibc 2.34, __res_* (libresolv) before.
+    return getattr(libc, name, None) or getattr(ctypes.CDLL('libresolv.so.2', use_errno=True), '__' + name)
+libc.__res_state.restype = ctypes.c_void_p
+RES_USEVC = 8
+def aim(st, port, tcp=False, ipv6=None):
+    # struct __res_state (LP64): retrans, retry, options, nscount,
+    # nsaddr_list[3] at 20, _u._ext.nsaddrs[3] at 536. One try, one second.
+    ctypes.c_int.from_address(st).value = 1
+    ctypes.c_int.from_address(st + 4).value = 1
+    if tcp:
+        ctypes.c_ulong.from_address(st + 8).value |= RES_USEVC
+    ctypes.c_int.from_address(st + 16).value = 1
+    if ipv6 is None:
+        ctypes.memmove(st + 20, struct.pack('=HH4s8x', socket.AF_INET, socket.htons(port), socket.inet_aton('127.0.0.1')), 16)
+    else:
+        ctypes.memmove(st + 20, bytes(16), 16)
+        ctypes.c_void_p.from_address(st + 536).value = ctypes.addressof(ipv6)
+def sockaddr_in6(port):
+    packed = struct.pack('=HHI16sI', socket.AF_INET6, socket.htons(port), 0, socket.inet_pton(socket.AF_INET6, '::ffff:127.0.0.1'), 0)
+    return ctypes.create_string_buffer(packed, 28)
+def thread_state():
+    assert libc.__res_init() == 0
+    return libc.__res_state()
+def own_state():
+    buf = ctypes.create_string_buffer(568)
+    assert libc.__res_ninit(buf) == 0
+    return buf
+def query():
+    q = ctypes.create_string_buffer(512)
+    n = fn('res_mkquery')(0, b'leak.example', 1, 1, None, 0, None, q, 512)
+    assert n > 0
+    return q, n
+answer = ctypes.create_string_buffer(512)
+def said(call):
+    out = []
+    def run():
+        r = call()
+        out.append((r, ctypes.get_errno()))
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(2.5)
+    if not out:
+        print('HIT still talking to the peer', flush=True)
+        os._exit(0)
+    r, e = out[0]
+    print('no' if r < 0 and e == errno.EACCES else 'HIT', r, os.strerror(e), flush=True)
+udp_denied = int(E['EV_UDP_DENIED'])
+tcp_denied = int(E['EV_TCP_DENIED'])
+"#;
+
+/// The attack reached a denied peer bare, none guarded, with a block line
+/// naming `target`.
+fn libc_net_attempt(a: &Arena, name: &str, body: &str, target: &str) -> Tries {
+    let t = a.attempt(name, Lang::Python, &format!("{LIBC_NET}{body}"), &[]);
+    t.assert_blocked();
+    assert!(!t.bare_peers.udp_denied_received.is_empty() || t.bare_peers.tcp_denied_accepted > 0, "{name}: {t:#?}");
+    assert_eq!(t.guarded_peers.udp_denied_received, Vec::<String>::new(), "{name}: a datagram got through");
+    assert_eq!(t.guarded_peers.tcp_denied_accepted, 0, "{name}: a connection got through");
+    assert!(
+        t.guarded.of(EventType::Block).iter().any(|e| e.target.as_deref() == Some(target)),
+        "{name}: no block line for {target}\n{t:#?}"
+    );
+    t
+}
+
+#[test]
+fn rexec_to_the_denied_peer() {
+    let a = Arena::new("rexec");
+    let port = a.peers.tcp_denied_port();
+    for (op, call) in [
+        ("rexec", "libc.rexec(ctypes.byref(host), socket.htons(tcp_denied), b'u', b'p', b'cmd', None)"),
+        (
+            "rexec_af",
+            "libc.rexec_af(ctypes.byref(host), socket.htons(tcp_denied), b'u', b'p', b'cmd', None, socket.AF_INET)",
+        ),
+    ] {
+        let body = format!("host = ctypes.c_char_p(b'127.0.0.1')\nsaid(lambda: {call})\n");
+        let t = libc_net_attempt(&a, op, &body, &format!("127.0.0.1:{port}"));
+        assert!(t.guarded.of(EventType::Block).iter().any(|e| e.op.as_deref() == Some(op)), "{t:#?}");
+    }
+}
+
+#[test]
+fn resolver_calls_to_a_name_server_the_code_wrote() {
+    let a = Arena::new("res-send");
+    let udp = format!("udp:127.0.0.1:{}", a.peers.udp_denied_port());
+    let tcp = format!("127.0.0.1:{}", a.peers.tcp_denied_port());
+    let ipv6 = format!("udp:127.0.0.1:{}", a.peers.udp_denied_port());
+    for (name, body, target) in [
+        (
+            "res_send",
+            "st = thread_state(); aim(st, udp_denied); q, n = query()\nreturn fn('res_send')(q, n, answer, 512)",
+            &udp,
+        ),
+        (
+            "res_query",
+            "st = thread_state(); aim(st, udp_denied)\nreturn fn('res_query')(b'leak.example', 1, 1, answer, 512)",
+            &udp,
+        ),
+        (
+            "res_search",
+            "st = thread_state(); aim(st, udp_denied)\nreturn fn('res_search')(b'leak.example', 1, 1, answer, 512)",
+            &udp,
+        ),
+        (
+            "res_querydomain",
+            "st = thread_state(); aim(st, udp_denied)\nreturn fn('res_querydomain')(b'leak', b'example', 1, 1, answer, 512)",
+            &udp,
+        ),
+        (
+            "res_nsend",
+            "s = own_state(); aim(ctypes.addressof(s), udp_denied); q, n = query()\nreturn fn('res_nsend')(s, q, n, answer, 512)",
+            &udp,
+        ),
+        (
+            "res_nsend-ipv6-extension",
+            "s = own_state(); a6 = sockaddr_in6(udp_denied); aim(ctypes.addressof(s), udp_denied, ipv6=a6); q, n = query()\n\
+             return fn('res_nsend')(s, q, n, answer, 512)",
+            &ipv6,
+        ),
+        (
+            "res_nquery-tcp",
+            "s = own_state(); aim(ctypes.addressof(s), tcp_denied, tcp=True)\nreturn fn('res_nquery')(s, b'leak.example', 1, 1, answer, 512)",
+            &tcp,
+        ),
+        (
+            "res_nsearch",
+            "s = own_state(); aim(ctypes.addressof(s), udp_denied)\nreturn fn('res_nsearch')(s, b'leak.example', 1, 1, answer, 512)",
+            &udp,
+        ),
+        (
+            "res_nquerydomain",
+            "s = own_state(); aim(ctypes.addressof(s), udp_denied)\nreturn fn('res_nquerydomain')(s, b'leak', b'example', 1, 1, answer, 512)",
+            &udp,
+        ),
+    ] {
+        // The thread's own resolver state: set up on the thread that calls.
+        let body =
+            format!("def attack():\n    {}\nsaid(attack)\n", body.replace('\n', "\n    ").replace("; ", "\n    "));
+        libc_net_attempt(&a, name, &body, target);
+    }
+}
+
+/// A name server the policy allows is still asked (the query reaches the
+/// allowed peer guarded, with no block line).
+#[test]
+fn resolver_calls_to_an_allowed_name_server_go_through() {
+    let a = Arena::new("res-allowed");
+    let body = "st = thread_state(); aim(st, int(E['EV_UDP_ALLOWED'])); q, n = query()\n\
+                r = fn('res_send')(q, n, answer, 512)\nprint('sent', r, os.strerror(ctypes.get_errno()))\n";
+    let t = a.attempt("res-send-allowed", Lang::Python, &format!("{LIBC_NET}{body}"), &[]);
+    for (o, peers) in [(&t.bare, &t.bare_peers), (&t.guarded, &t.guarded_peers)] {
+        assert!(o.stdout.contains("sent -1 Connection timed out"), "{t:#?}");
+        assert_eq!(peers.udp_allowed_received.len(), 1, "{t:#?}");
+    }
+    assert!(t.guarded.of(EventType::Block).is_empty(), "{t:#?}");
+}
+
+/// The system's own resolver (a real one in a private namespace): a
+/// `res_query` it answers works when a rule allows the resolver, and is
+/// refused with a block line when none does.
+#[test]
+fn res_query_to_the_system_resolver() {
+    let code = "import ctypes, os\n\
+                libc = ctypes.CDLL('libc.so.6', use_errno=True)\n\
+                q = getattr(libc, 'res_query', None) or getattr(ctypes.CDLL('libresolv.so.2'), '__res_query')\n\
+                answer = ctypes.create_string_buffer(512)\n\
+                n = q(b'good.test', 1, 1, answer, 512)\n\
+                print('answered', n > 0, os.strerror(ctypes.get_errno()))\n";
+    let mut allowed = Arena::new("res-system");
+    allowed.network.push("udp:127.0.0.1:53".to_owned());
+    let t = in_namespace(&allowed, "res-system-allowed", code);
+    assert!(t.bare.stdout.contains("answered True"), "{t:#?}");
+    assert!(t.guarded.stdout.contains("answered True"), "{t:#?}");
+    assert!(t.guarded.of(EventType::Block).is_empty(), "{t:#?}");
+
+    let denied = Arena::new("res-system-denied");
+    let t = in_namespace(&denied, "res-system-denied", code);
+    assert!(t.bare.stdout.contains("answered True"), "{t:#?}");
+    assert!(t.guarded.stdout.contains("answered False Permission denied"), "{t:#?}");
+    assert!(t.guarded.of(EventType::Block).iter().any(|e| e.target.as_deref() == Some("udp:127.0.0.1:53")), "{t:#?}");
+}
+
+/// Another thread flips the name server in the resolver state every
+/// millisecond between an allowed one that answers (the attack's own
+/// responder) and the denied peer, while the main thread sends queries:
+/// the check may see the allowed one and libc's send, a moment later, the
+/// denied one. A query that times out went to the denied peer (it never
+/// answers).
+#[test]
+fn resolver_state_flipped_by_another_thread() {
+    let mut a = Arena::new("res-race");
+    let free = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let answering = free.local_addr().expect("addr").port();
+    drop(free);
+    // Every UDP port but the denied one: the responder's answers go to
+    // whatever port the resolver's socket got.
+    let denied = a.peers.udp_denied_port();
+    a.network.push(format!("udp:127.0.0.1:1-{}", denied - 1));
+    a.network.push(format!("udp:127.0.0.1:{}-65535", denied + 1));
+    let body = format!(
+        "import time\n\
+         responder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); responder.bind(('127.0.0.1', {answering}))\n\
+         def answer_all():\n\
+         \x20   while True:\n\
+         \x20       q, peer = responder.recvfrom(512)\n\
+         \x20       responder.sendto(q[:2] + b'\\x81\\x80' + q[4:6] + b'\\0\\0\\0\\0\\0\\0' + q[12:], peer)\n\
+         threading.Thread(target=answer_all, daemon=True).start()\n\
+         s = own_state(); aim(ctypes.addressof(s), {answering})\n\
+         port_field = ctypes.c_uint16.from_address(ctypes.addressof(s) + 22)\n\
+         good, bad = socket.htons({answering}), socket.htons(udp_denied)\n\
+         stop = time.time() + {RACE_SECS}\n\
+         sys.setswitchinterval(0.0001)\n\
+         def hold(secs):\n\
+         \x20   until = time.perf_counter() + secs\n\
+         \x20   while time.perf_counter() < until:\n\
+         \x20       pass\n\
+         def flip():\n\
+         \x20   while time.time() < stop:\n\
+         \x20       port_field.value = bad\n\
+         \x20       hold(0.001)\n\
+         \x20       port_field.value = good\n\
+         \x20       hold(0.001)\n\
+         threading.Thread(target=flip, daemon=True).start()\n\
+         q, n = query()\n\
+         tries = hits = 0\n\
+         while time.time() < stop:\n\
+         \x20   r = fn('res_nsend')(s, q, n, answer, 512)\n\
+         \x20   tries += 1\n\
+         \x20   if r < 0 and ctypes.get_errno() == errno.ETIMEDOUT:\n\
+         \x20       hits += 1\n\
+         \x20       print('HIT', tries, flush=True)\n\
+         print('tries', tries, 'hits', hits)\n"
+    );
+    let t = a.attempt("res-race", Lang::Python, &format!("{LIBC_NET}{body}"), &[]);
+    // A block line only when the check itself caught the denied port.
+    t.assert_stopped();
+    assert!(!t.bare_peers.udp_denied_received.is_empty(), "{t:#?}");
+    assert_eq!(t.guarded_peers.udp_denied_received.len(), 0, "a query reached the denied peer\n{:#?}", t.guarded);
+    let tries = |o: &rampart_tests::Outcome| {
+        o.stdout.lines().find_map(|l| l.strip_prefix("tries ")?.split(' ').next()?.parse::<u64>().ok()).unwrap_or(0)
+    };
+    assert!(tries(&t.guarded) > 100, "the race did not run\n{:#?}", t.guarded);
+    eprintln!("res-race: guarded {:?}, bare {:?}", t.guarded.stdout.lines().last(), t.bare.stdout.lines().last());
+}

@@ -17,6 +17,7 @@
 //! - [`search`]: the `PATH` search of `execvp`/`posix_spawnp`.
 //! - [`sockaddr`]: socket addresses → the peer a connection goes to.
 //! - [`names`]: the fixed-size IP → DNS name table `getaddrinfo` fills.
+//! - [`resolver`]: the name servers `res_send`, `res_query`, ... contact.
 //! - [`seen`], [`ratelimit`]: once-per-process profile lines and
 //!   rate-limited alert lines, lock-free.
 //! - [`childenv`]: which environment entries a child gets from its parent.
@@ -42,6 +43,7 @@ pub mod names;
 pub mod paths;
 pub mod procmem;
 pub mod ratelimit;
+pub mod resolver;
 pub mod search;
 pub mod seconds;
 pub mod seen;

@@ -75,6 +75,26 @@ reals! {
     SENDMSG = c"sendmsg";
     SENDMMSG = c"sendmmsg";
     GETADDRINFO = c"getaddrinfo";
+    REXEC = c"rexec";
+    REXEC_AF = c"rexec_af";
+    RES_STATE = c"__res_state";
+    RES_NINIT = c"__res_ninit";
+    RES_SEND = c"res_send";
+    RES_SEND_COMPAT = c"__res_send";
+    RES_NSEND = c"res_nsend";
+    RES_NSEND_COMPAT = c"__res_nsend";
+    RES_QUERY = c"res_query";
+    RES_QUERY_COMPAT = c"__res_query";
+    RES_NQUERY = c"res_nquery";
+    RES_NQUERY_COMPAT = c"__res_nquery";
+    RES_SEARCH = c"res_search";
+    RES_SEARCH_COMPAT = c"__res_search";
+    RES_NSEARCH = c"res_nsearch";
+    RES_NSEARCH_COMPAT = c"__res_nsearch";
+    RES_QUERYDOMAIN = c"res_querydomain";
+    RES_QUERYDOMAIN_COMPAT = c"__res_querydomain";
+    RES_NQUERYDOMAIN = c"res_nquerydomain";
+    RES_NQUERYDOMAIN_COMPAT = c"__res_nquerydomain";
     UNLINK = c"unlink";
     UNLINKAT = c"unlinkat";
     RMDIR = c"rmdir";
@@ -89,6 +109,14 @@ reals! {
     SYMLINKAT = c"symlinkat";
     TRUNCATE = c"truncate";
     TRUNCATE64 = c"truncate64";
+}
+
+/// `current` when it exists, else `compat`: the resolver's functions
+/// are `res_*` in libc from glibc 2.34 on (their `__res_*` names kept only
+/// as hidden compat versions, which a lookup by name does not find), and
+/// `__res_*` in libresolv before.
+pub fn either<'a>(current: &'a Real, compat: &'a Real) -> &'a Real {
+    if current.get().is_null() { compat } else { current }
 }
 
 /// Calls a real function through a pointer of the given C type; when the

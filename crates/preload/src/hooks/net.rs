@@ -1,9 +1,15 @@
 //! `connect`, the sends that carry an address (unconnected UDP), and
-//! `getaddrinfo` (for names) as libc exports them.
+//! `getaddrinfo` (for names) as libc exports them; and the libc functions
+//! that connect or send from inside libc (`rexec`, the resolver's
+//! `res_send`, `res_query`, ...), checked on what they will reach.
 
 use std::ffi::{c_char, c_int, c_uint, c_void};
 
 use rampart_decide::names::{NAME_MAX, NameLookup, hosts_names, plan_lookup, record_as};
+use rampart_decide::resolver::{
+    MAXNS, RES_INIT, ServerSlot, TooManyServers, server_count, server_slot, starts_over_tcp,
+};
+use rampart_policy::Proto;
 
 use crate::capture::{CapturedAddr, SOCKADDR_MAX};
 use crate::ops::Outcome;
@@ -326,4 +332,541 @@ fn record(name: &[u8], res: *mut *mut libc::addrinfo, which: Answers<'_>) {
         hops += 1;
     }
     sys::set_errno(saved);
+}
+
+// ---------------------------------------------------------------------------
+// libc functions that reach the network from inside libc, through its
+// internal `connect`/`sendto`, which the hooks above never see.
+
+type RexecFn =
+    unsafe extern "C" fn(*mut *mut c_char, c_int, *const c_char, *const c_char, *const c_char, *mut c_int) -> c_int;
+type RexecAfFn = unsafe extern "C" fn(
+    *mut *mut c_char,
+    c_int,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    *mut c_int,
+    libc::sa_family_t,
+) -> c_int;
+
+/// `Some(errno)` when a `rexec` to `*ahost`, port `rport` (network byte
+/// order, as rexec takes it) must fail (see [`net::check_rexec`]).
+///
+/// # Safety
+/// `ahost` is null or points to a pointer that is null or a C string.
+unsafe fn rexec_denial(op: &'static str, ahost: *mut *mut c_char, rport: c_int) -> Option<c_int> {
+    let st = state::checked()?;
+    if ahost.is_null() {
+        return None;
+    }
+    // SAFETY: the caller's contract; read once.
+    let host = unsafe { ahost.read_volatile() };
+    if host.is_null() {
+        return None;
+    }
+    let mut copy = [0u8; NAME_MAX];
+    let mut len = 0usize;
+    for slot in copy.iter_mut() {
+        // SAFETY: a C string (rexec's contract); read up to its NUL, once.
+        let b = unsafe { host.add(len).read_volatile() } as u8;
+        if b == 0 {
+            break;
+        }
+        *slot = b;
+        len += 1;
+    }
+    // rexec takes the low 16 bits, in network byte order.
+    let port = u16::from_be(rport as u16);
+    match net::check_rexec(st, op, copy.get(..len).unwrap_or(&[]), port) {
+        Outcome::Deny(e) => Some(e),
+        Outcome::Allow | Outcome::Pass(_) => None,
+    }
+}
+
+/// # Safety
+/// As rexec(3).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rexec(
+    ahost: *mut *mut c_char,
+    rport: c_int,
+    name: *const c_char,
+    pass: *const c_char,
+    cmd: *const c_char,
+    fd2p: *mut c_int,
+) -> c_int {
+    // SAFETY: rexec's contract.
+    if let Some(e) = unsafe { rexec_denial("rexec", ahost, rport) } {
+        return fail(e);
+    }
+    call_real!(real::REXEC, RexecFn, -1, (ahost, rport, name, pass, cmd, fd2p))
+}
+
+/// # Safety
+/// As rexec_af(3).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rexec_af(
+    ahost: *mut *mut c_char,
+    rport: c_int,
+    name: *const c_char,
+    pass: *const c_char,
+    cmd: *const c_char,
+    fd2p: *mut c_int,
+    af: libc::sa_family_t,
+) -> c_int {
+    // SAFETY: rexec_af's contract.
+    if let Some(e) = unsafe { rexec_denial("rexec_af", ahost, rport) } {
+        return fail(e);
+    }
+    call_real!(real::REXEC_AF, RexecAfFn, -1, (ahost, rport, name, pass, cmd, fd2p, af))
+}
+
+/// glibc's `struct __res_state` (LP64: x86_64 and aarch64), the fields
+/// the resolver's send reads to find its name servers.
+#[repr(C)]
+pub struct ResState {
+    retrans: c_int,
+    retry: c_int,
+    options: std::ffi::c_ulong,
+    nscount: c_int,
+    nsaddr_list: [libc::sockaddr_in; MAXNS],
+    id: u16,
+    dnsrch: [*mut c_char; 7],
+    defdname: [c_char; 256],
+    pfcode: std::ffi::c_ulong,
+    bitfields: c_uint,
+    sort_list: [[u32; 2]; 10],
+    qhook: *mut c_void,
+    rhook: *mut c_void,
+    res_h_errno: c_int,
+    vcsock: c_int,
+    flags: c_uint,
+    ext_nscount: u16,
+    ext_nsmap: [u16; MAXNS],
+    ext_nssocks: [c_int; MAXNS],
+    ext_nscount6: u16,
+    ext_nsinit: u16,
+    ext_nsaddrs: [*mut libc::sockaddr_in6; MAXNS],
+    ext_index: [u32; 2],
+}
+
+// The offsets of resolv.h, as gcc lays it out.
+const _: () = assert!(size_of::<ResState>() == 568);
+const _: () = assert!(std::mem::offset_of!(ResState, nsaddr_list) == 20);
+const _: () = assert!(std::mem::offset_of!(ResState, res_h_errno) == 496);
+const _: () = assert!(std::mem::offset_of!(ResState, ext_nsaddrs) == 536);
+
+type ResStateFn = unsafe extern "C" fn() -> *mut ResState;
+type ResNinitFn = unsafe extern "C" fn(*mut ResState) -> c_int;
+type ResSendFn = unsafe extern "C" fn(*const u8, c_int, *mut u8, c_int) -> c_int;
+type ResNsendFn = unsafe extern "C" fn(*mut ResState, *const u8, c_int, *mut u8, c_int) -> c_int;
+type ResQueryFn = unsafe extern "C" fn(*const c_char, c_int, c_int, *mut u8, c_int) -> c_int;
+type ResNqueryFn = unsafe extern "C" fn(*mut ResState, *const c_char, c_int, c_int, *mut u8, c_int) -> c_int;
+type ResQuerydomainFn = unsafe extern "C" fn(*const c_char, *const c_char, c_int, c_int, *mut u8, c_int) -> c_int;
+type ResNquerydomainFn =
+    unsafe extern "C" fn(*mut ResState, *const c_char, *const c_char, c_int, c_int, *mut u8, c_int) -> c_int;
+
+unsafe extern "C" {
+    fn __h_errno_location() -> *mut c_int;
+}
+
+/// `h_errno`'s "no answer, try again later", what a query whose send
+/// failed leaves (glibc's `__res_context_query`).
+const TRY_AGAIN: c_int = 2;
+
+/// The state a call works on: `given` for the `res_n*` forms; the
+/// thread's `_res` for the others, initialised first when it is not yet,
+/// as the call itself would do (glibc's `maybe_init`: `/etc/resolv.conf`),
+/// so its servers are the ones checked. Null when there is none.
+fn call_state(given: Option<*mut ResState>) -> *mut ResState {
+    if let Some(statp) = given {
+        return statp;
+    }
+    let statp = call_real!(real::RES_STATE, ResStateFn, std::ptr::null_mut(), ());
+    if statp.is_null() {
+        return statp;
+    }
+    // SAFETY: the thread's resolver state (a field's address, read once).
+    let options = unsafe { (&raw const (*statp).options).read_volatile() };
+    if options & RES_INIT == 0 {
+        let saved = sys::errno();
+        // A failure here fails the call's own initialisation too.
+        let _ = call_real!(real::RES_NINIT, ResNinitFn, -1, (statp));
+        sys::set_errno(saved);
+    }
+    statp
+}
+
+/// Runs a resolver call on a copy of its state, decided on: `Err(errno)`
+/// when one of the name servers the state (`given`, or the thread's)
+/// lists is denied; else the real `res_n*` function's answer
+/// (`real_on`) on the copy, which is then written back (libc keeps its
+/// sockets and counters there). libc reads the servers again when it
+/// sends: on the caller's state, another thread could rewrite them after
+/// the check. IPv6 servers (the extension's pointers) are copied too.
+/// `unchecked`: the call as the caller made it, when nothing is checked.
+/// `query_len`: `res_send`'s message length (the others build a query
+/// that fits in a datagram).
+///
+/// # Safety
+/// `given`, when some, is null or a valid resolver state.
+unsafe fn on_checked_state(
+    op: &'static str,
+    given: Option<*mut ResState>,
+    query_len: Option<c_int>,
+    unchecked: impl FnOnce() -> c_int,
+    real_on: impl FnOnce(*mut ResState) -> c_int,
+) -> Result<c_int, c_int> {
+    let Some(st) = state::checked() else { return Ok(unchecked()) };
+    let statp = call_state(given);
+    if statp.is_null() {
+        return Ok(unchecked());
+    }
+    // SAFETY: a valid state (the caller's contract, or the thread's own):
+    // plain data, read once.
+    let mut copy: ResState = unsafe { statp.read_volatile() };
+    let (count, too_many) = match server_count(copy.nscount) {
+        Ok(n) => (n, false),
+        Err(TooManyServers) => (MAXNS, true),
+    };
+    // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
+    let mut ipv6: [libc::sockaddr_in6; MAXNS] = unsafe { std::mem::zeroed() };
+    let mut replaced: [Option<*mut libc::sockaddr_in6>; MAXNS] = [None; MAXNS];
+    let mut copies: [Option<CapturedAddr>; MAXNS] = Default::default();
+    for n in 0..count {
+        let (Some(list), Some(&ext), Some(v6), Some(slot), Some(copy_n)) =
+            (copy.nsaddr_list.get(n), copy.ext_nsaddrs.get(n), ipv6.get_mut(n), replaced.get_mut(n), copies.get_mut(n))
+        else {
+            break;
+        };
+        *copy_n = match server_slot(list.sin_family, !ext.is_null()) {
+            ServerSlot::List => {
+                // SAFETY: a sockaddr_in of the copy.
+                unsafe { CapturedAddr::capture((&raw const *list).cast(), size_of_val(list) as _) }.ok()
+            }
+            ServerSlot::Extension => {
+                // SAFETY: glibc's own pointer to a sockaddr_in6 it
+                // allocated (or one the code put there, which glibc
+                // would read too); read once.
+                *v6 = unsafe { ext.read_volatile() };
+                *slot = Some(ext);
+                // SAFETY: our copy, plain data.
+                unsafe { CapturedAddr::capture((&raw const *v6).cast(), size_of_val(v6) as _) }.ok()
+            }
+        };
+    }
+    for (n, original) in replaced.iter().enumerate() {
+        if let (Some(_), Some(p), Some(v6)) = (original, copy.ext_nsaddrs.get_mut(n), ipv6.get_mut(n)) {
+            *p = v6;
+        }
+    }
+    let mut servers: [&[u8]; MAXNS] = [&[]; MAXNS];
+    for (s, c) in servers.iter_mut().zip(copies.iter()) {
+        *s = c.as_ref().map_or(&[], CapturedAddr::as_bytes);
+    }
+    let len = query_len.map(|l| usize::try_from(l).unwrap_or(0));
+    let proto = if starts_over_tcp(copy.options, len) { Proto::Tcp } else { Proto::Udp };
+    if let Outcome::Deny(e) = net::check_resolver(st, op, servers.get(..count).unwrap_or(&[]), too_many, proto) {
+        return Err(e);
+    }
+    if too_many {
+        // Allowed only where nothing is blocked: glibc reads past the
+        // slots, in the caller's state, not in a copy of its size.
+        return Ok(unchecked());
+    }
+    let r = real_on(&raw mut copy);
+    for (n, original) in replaced.iter().enumerate() {
+        if let (Some(original), Some(p)) = (original, copy.ext_nsaddrs.get_mut(n)) {
+            *p = *original;
+        }
+    }
+    // SAFETY: the caller's state, valid; the copy carries what libc did.
+    unsafe { statp.write_volatile(copy) };
+    Ok(r)
+}
+
+/// A query function's failure: -1, `errno`, and `h_errno` (the thread's
+/// and the state's) saying no answer came.
+fn query_fail(e: c_int, given: Option<*mut ResState>) -> c_int {
+    // SAFETY: libc's thread-local h_errno.
+    unsafe { *__h_errno_location() = TRY_AGAIN };
+    if let Some(statp) = given.filter(|p| !p.is_null()) {
+        // SAFETY: a valid state (the caller's contract): its own field.
+        unsafe { (&raw mut (*statp).res_h_errno).write_volatile(TRY_AGAIN) };
+    }
+    fail(e)
+}
+
+/// Exports each resolver hook under its name and its `__res_*` name
+/// (libresolv's before glibc 2.34, which programs built then still bind).
+macro_rules! resolver_hooks {
+    ($($name:ident / $compat:ident => $inner:ident ($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            /// # Safety
+            /// As the libc function of the same name.
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+                // SAFETY: the caller's contract, passed on.
+                unsafe { $inner($($arg),*) }
+            }
+
+            /// # Safety
+            /// As the libc function of the same name.
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $compat($($arg: $ty),*) -> c_int {
+                // SAFETY: the caller's contract, passed on.
+                unsafe { $inner($($arg),*) }
+            }
+        )*
+    };
+}
+
+resolver_hooks! {
+    res_send / __res_send => checked_res_send(msg: *const u8, len: c_int, ans: *mut u8, anslen: c_int);
+    res_nsend / __res_nsend => checked_res_nsend(statp: *mut ResState, msg: *const u8, len: c_int, ans: *mut u8, anslen: c_int);
+    res_query / __res_query => checked_res_query(dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int);
+    res_nquery / __res_nquery => checked_res_nquery(statp: *mut ResState, dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int);
+    res_search / __res_search => checked_res_search(dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int);
+    res_nsearch / __res_nsearch => checked_res_nsearch(statp: *mut ResState, dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int);
+    res_querydomain / __res_querydomain => checked_res_querydomain(name: *const c_char, domain: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int);
+    res_nquerydomain / __res_nquerydomain => checked_res_nquerydomain(statp: *mut ResState, name: *const c_char, domain: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int);
+}
+
+/// # Safety
+/// As res_send(3).
+unsafe fn checked_res_send(msg: *const u8, len: c_int, ans: *mut u8, anslen: c_int) -> c_int {
+    let unchecked =
+        || call_real!(real::either(&real::RES_SEND, &real::RES_SEND_COMPAT), ResSendFn, -1, (msg, len, ans, anslen));
+    // The thread's state, through the `res_n*` form, on its copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NSEND, &real::RES_NSEND_COMPAT),
+            ResNsendFn,
+            -1,
+            (copy, msg, len, ans, anslen)
+        )
+    };
+    // SAFETY: no state given: the thread's.
+    match unsafe { on_checked_state("res_send", None, Some(len), unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => fail(e),
+    }
+}
+
+/// # Safety
+/// As res_nsend(3).
+unsafe fn checked_res_nsend(statp: *mut ResState, msg: *const u8, len: c_int, ans: *mut u8, anslen: c_int) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_NSEND, &real::RES_NSEND_COMPAT),
+            ResNsendFn,
+            -1,
+            (statp, msg, len, ans, anslen)
+        )
+    };
+    // The copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NSEND, &real::RES_NSEND_COMPAT),
+            ResNsendFn,
+            -1,
+            (copy, msg, len, ans, anslen)
+        )
+    };
+    // SAFETY: a valid state (the caller's contract).
+    match unsafe { on_checked_state("res_nsend", Some(statp), Some(len), unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => fail(e),
+    }
+}
+
+/// # Safety
+/// As res_query(3).
+unsafe fn checked_res_query(dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_QUERY, &real::RES_QUERY_COMPAT),
+            ResQueryFn,
+            -1,
+            (dname, class, ty, ans, anslen)
+        )
+    };
+    // The thread's state, through the `res_n*` form, on its copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
+            ResNqueryFn,
+            -1,
+            (copy, dname, class, ty, ans, anslen)
+        )
+    };
+    // SAFETY: no state given: the thread's.
+    match unsafe { on_checked_state("res_query", None, None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, None),
+    }
+}
+
+/// # Safety
+/// As res_nquery(3).
+unsafe fn checked_res_nquery(
+    statp: *mut ResState,
+    dname: *const c_char,
+    class: c_int,
+    ty: c_int,
+    ans: *mut u8,
+    anslen: c_int,
+) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
+            ResNqueryFn,
+            -1,
+            (statp, dname, class, ty, ans, anslen)
+        )
+    };
+    // The copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
+            ResNqueryFn,
+            -1,
+            (copy, dname, class, ty, ans, anslen)
+        )
+    };
+    // SAFETY: a valid state (the caller's contract).
+    match unsafe { on_checked_state("res_nquery", Some(statp), None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, Some(statp)),
+    }
+}
+
+/// # Safety
+/// As res_search(3).
+unsafe fn checked_res_search(dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_SEARCH, &real::RES_SEARCH_COMPAT),
+            ResQueryFn,
+            -1,
+            (dname, class, ty, ans, anslen)
+        )
+    };
+    // The thread's state, through the `res_n*` form, on its copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
+            ResNqueryFn,
+            -1,
+            (copy, dname, class, ty, ans, anslen)
+        )
+    };
+    // SAFETY: no state given: the thread's.
+    match unsafe { on_checked_state("res_search", None, None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, None),
+    }
+}
+
+/// # Safety
+/// As res_nsearch(3).
+unsafe fn checked_res_nsearch(
+    statp: *mut ResState,
+    dname: *const c_char,
+    class: c_int,
+    ty: c_int,
+    ans: *mut u8,
+    anslen: c_int,
+) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
+            ResNqueryFn,
+            -1,
+            (statp, dname, class, ty, ans, anslen)
+        )
+    };
+    // The copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
+            ResNqueryFn,
+            -1,
+            (copy, dname, class, ty, ans, anslen)
+        )
+    };
+    // SAFETY: a valid state (the caller's contract).
+    match unsafe { on_checked_state("res_nsearch", Some(statp), None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, Some(statp)),
+    }
+}
+
+/// # Safety
+/// As res_querydomain(3).
+unsafe fn checked_res_querydomain(
+    name: *const c_char,
+    domain: *const c_char,
+    class: c_int,
+    ty: c_int,
+    ans: *mut u8,
+    anslen: c_int,
+) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_QUERYDOMAIN, &real::RES_QUERYDOMAIN_COMPAT),
+            ResQuerydomainFn,
+            -1,
+            (name, domain, class, ty, ans, anslen)
+        )
+    };
+    // The thread's state, through the `res_n*` form, on its copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
+            ResNquerydomainFn,
+            -1,
+            (copy, name, domain, class, ty, ans, anslen)
+        )
+    };
+    // SAFETY: no state given: the thread's.
+    match unsafe { on_checked_state("res_querydomain", None, None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, None),
+    }
+}
+
+/// # Safety
+/// As res_nquerydomain(3).
+unsafe fn checked_res_nquerydomain(
+    statp: *mut ResState,
+    name: *const c_char,
+    domain: *const c_char,
+    class: c_int,
+    ty: c_int,
+    ans: *mut u8,
+    anslen: c_int,
+) -> c_int {
+    let unchecked = || {
+        call_real!(
+            real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
+            ResNquerydomainFn,
+            -1,
+            (statp, name, domain, class, ty, ans, anslen)
+        )
+    };
+    // The copy.
+    let on_copy = |copy: *mut ResState| {
+        call_real!(
+            real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
+            ResNquerydomainFn,
+            -1,
+            (copy, name, domain, class, ty, ans, anslen)
+        )
+    };
+    // SAFETY: a valid state (the caller's contract).
+    match unsafe { on_checked_state("res_nquerydomain", Some(statp), None, unchecked, on_copy) } {
+        Ok(r) => r,
+        Err(e) => query_fail(e, Some(statp)),
+    }
 }

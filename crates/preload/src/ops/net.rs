@@ -262,3 +262,69 @@ pub fn read_hosts(buf: &mut [u8; HOSTS_MAX]) -> &[u8] {
     sys::set_errno(saved);
     buf.get(..n).unwrap_or(&[])
 }
+
+/// Decides on a resolver call (`res_send`, `res_query`, ...) that will
+/// contact `servers` (the socket addresses read from its state) over
+/// `proto`: each is a connection or datagram to that server. `too_many`:
+/// the state claims more servers than it holds (see
+/// [`rampart_decide::resolver::server_count`]). Stops at the first denial.
+pub fn check_resolver(st: &State, op: &'static str, servers: &[&[u8]], too_many: bool, proto: Proto) -> Outcome {
+    let report = |target: &[u8], allowed: bool| {
+        settle(st, allowed, &Activity { cat: Category::Network, op, target, access: None, argv: None, api: None })
+    };
+    for addr in servers {
+        let (ip, port) = match parse(addr) {
+            Peer::Inet { ip, port } => (ip, port),
+            // glibc opens a socket of the slot's family: for 0 it fails
+            // and the server is skipped.
+            Peer::Nowhere => continue,
+            Peer::Other(_) if family(addr) == Some(AF_UNSPEC) => continue,
+            // Another family written into the state (a Unix socket ...):
+            // glibc would try it with a length of its own choosing.
+            Peer::UnixPath(_) | Peer::UnixAbstract(_) | Peer::Other(_) => {
+                if let Outcome::Deny(e) = report(UNNAMEABLE_SERVER, false) {
+                    return Outcome::Deny(e);
+                }
+                continue;
+            }
+        };
+        let mut name_buf = [0u8; TEXT_MAX];
+        let name = NAMES.lookup(ip, &mut name_buf);
+        let mut target = StackText::<{ TEXT_MAX + 64 }>::new();
+        net_target(&mut target, proto, name, ip, port);
+        let allowed = st.matcher().allows_connect(&Connect { proto, ip: Some(ip), name, port });
+        if let Outcome::Deny(e) = report(target.as_bytes(), allowed) {
+            return Outcome::Deny(e);
+        }
+    }
+    if too_many {
+        return report(UNNAMEABLE_SERVER, false);
+    }
+    Outcome::Allow
+}
+
+/// The target of a name server the hook cannot name (a family other
+/// than IPv4/IPv6, or past the state's slots): no rule allows it.
+const UNNAMEABLE_SERVER: &[u8] = b"udp:0.0.0.0:0";
+
+/// Decides on `rexec`/`rexec_af` to `host` (the caller's, as given) and
+/// `port`: refused wherever the network is blocked, whatever the rules.
+/// libc resolves the host and connects inside itself, where neither the
+/// lookup nor the connection is seen, and a name rule is only as good as
+/// the answer the library saw for it (the search list or `HOSTALIASES`
+/// can make the name answer with another address). Nothing a function
+/// runs needs rexec, so it is reported and never allowed.
+pub fn check_rexec(st: &State, op: &'static str, host: &[u8], port: u16) -> Outcome {
+    let mut target = StackText::<{ TEXT_MAX + 64 }>::new();
+    let literal_v6 = host.contains(&b':');
+    if literal_v6 {
+        target.push(b"[");
+    }
+    target.push(host);
+    if literal_v6 {
+        target.push(b"]");
+    }
+    let _ = std::fmt::Write::write_fmt(&mut target, format_args!(":{port}"));
+    let a = Activity { cat: Category::Network, op, target: target.as_bytes(), access: None, argv: None, api: None };
+    settle(st, false, &a)
+}
