@@ -680,193 +680,57 @@ unsafe fn checked_res_nsend(statp: *mut ResState, msg: *const u8, len: c_int, an
     }
 }
 
-/// # Safety
-/// As res_query(3).
-unsafe fn checked_res_query(dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int) -> c_int {
-    let unchecked = || {
-        call_real!(
-            real::either(&real::RES_QUERY, &real::RES_QUERY_COMPAT),
-            ResQueryFn,
-            -1,
-            (dname, class, ty, ans, anslen)
-        )
+/// A query function and its `res_n*` form (`res_query` and `res_nquery`,
+/// ...): both run the `res_n*` form on a checked copy of the state — the
+/// thread's for the first, the one given for the second — and fail as a
+/// query that got no answer.
+macro_rules! query_pair {
+    ($plain:ident / $n_form:ident: $op:literal / $n_op:literal,
+     $real:ident | $compat:ident: $plain_ty:ty, $n_real:ident | $n_compat:ident: $n_ty:ty,
+     ($($arg:ident: $ty:ty),*)) => {
+        /// # Safety
+        /// As the libc function it checks.
+        unsafe fn $plain($($arg: $ty),*) -> c_int {
+            let unchecked = || call_real!(real::either(&real::$real, &real::$compat), $plain_ty, -1, ($($arg),*));
+            let on_copy = |copy: *mut ResState| {
+                call_real!(real::either(&real::$n_real, &real::$n_compat), $n_ty, -1, (copy, $($arg),*))
+            };
+            // SAFETY: no state given: the thread's.
+            match unsafe { on_checked_state($op, None, None, unchecked, on_copy) } {
+                Ok(r) => r,
+                Err(e) => query_fail(e, None),
+            }
+        }
+
+        /// # Safety
+        /// As the libc function it checks.
+        unsafe fn $n_form(statp: *mut ResState, $($arg: $ty),*) -> c_int {
+            let n_real = || real::either(&real::$n_real, &real::$n_compat);
+            let unchecked = || call_real!(n_real(), $n_ty, -1, (statp, $($arg),*));
+            let on_copy = |copy: *mut ResState| call_real!(n_real(), $n_ty, -1, (copy, $($arg),*));
+            // SAFETY: a valid state (the caller's contract).
+            match unsafe { on_checked_state($n_op, Some(statp), None, unchecked, on_copy) } {
+                Ok(r) => r,
+                Err(e) => query_fail(e, Some(statp)),
+            }
+        }
     };
-    // The thread's state, through the `res_n*` form, on its copy.
-    let on_copy = |copy: *mut ResState| {
-        call_real!(
-            real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
-            ResNqueryFn,
-            -1,
-            (copy, dname, class, ty, ans, anslen)
-        )
-    };
-    // SAFETY: no state given: the thread's.
-    match unsafe { on_checked_state("res_query", None, None, unchecked, on_copy) } {
-        Ok(r) => r,
-        Err(e) => query_fail(e, None),
-    }
 }
 
-/// # Safety
-/// As res_nquery(3).
-unsafe fn checked_res_nquery(
-    statp: *mut ResState,
-    dname: *const c_char,
-    class: c_int,
-    ty: c_int,
-    ans: *mut u8,
-    anslen: c_int,
-) -> c_int {
-    let unchecked = || {
-        call_real!(
-            real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
-            ResNqueryFn,
-            -1,
-            (statp, dname, class, ty, ans, anslen)
-        )
-    };
-    // The copy.
-    let on_copy = |copy: *mut ResState| {
-        call_real!(
-            real::either(&real::RES_NQUERY, &real::RES_NQUERY_COMPAT),
-            ResNqueryFn,
-            -1,
-            (copy, dname, class, ty, ans, anslen)
-        )
-    };
-    // SAFETY: a valid state (the caller's contract).
-    match unsafe { on_checked_state("res_nquery", Some(statp), None, unchecked, on_copy) } {
-        Ok(r) => r,
-        Err(e) => query_fail(e, Some(statp)),
-    }
+query_pair! {
+    checked_res_query / checked_res_nquery: "res_query" / "res_nquery",
+    RES_QUERY | RES_QUERY_COMPAT: ResQueryFn, RES_NQUERY | RES_NQUERY_COMPAT: ResNqueryFn,
+    (dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int)
 }
 
-/// # Safety
-/// As res_search(3).
-unsafe fn checked_res_search(dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int) -> c_int {
-    let unchecked = || {
-        call_real!(
-            real::either(&real::RES_SEARCH, &real::RES_SEARCH_COMPAT),
-            ResQueryFn,
-            -1,
-            (dname, class, ty, ans, anslen)
-        )
-    };
-    // The thread's state, through the `res_n*` form, on its copy.
-    let on_copy = |copy: *mut ResState| {
-        call_real!(
-            real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
-            ResNqueryFn,
-            -1,
-            (copy, dname, class, ty, ans, anslen)
-        )
-    };
-    // SAFETY: no state given: the thread's.
-    match unsafe { on_checked_state("res_search", None, None, unchecked, on_copy) } {
-        Ok(r) => r,
-        Err(e) => query_fail(e, None),
-    }
+query_pair! {
+    checked_res_search / checked_res_nsearch: "res_search" / "res_nsearch",
+    RES_SEARCH | RES_SEARCH_COMPAT: ResQueryFn, RES_NSEARCH | RES_NSEARCH_COMPAT: ResNqueryFn,
+    (dname: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int)
 }
 
-/// # Safety
-/// As res_nsearch(3).
-unsafe fn checked_res_nsearch(
-    statp: *mut ResState,
-    dname: *const c_char,
-    class: c_int,
-    ty: c_int,
-    ans: *mut u8,
-    anslen: c_int,
-) -> c_int {
-    let unchecked = || {
-        call_real!(
-            real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
-            ResNqueryFn,
-            -1,
-            (statp, dname, class, ty, ans, anslen)
-        )
-    };
-    // The copy.
-    let on_copy = |copy: *mut ResState| {
-        call_real!(
-            real::either(&real::RES_NSEARCH, &real::RES_NSEARCH_COMPAT),
-            ResNqueryFn,
-            -1,
-            (copy, dname, class, ty, ans, anslen)
-        )
-    };
-    // SAFETY: a valid state (the caller's contract).
-    match unsafe { on_checked_state("res_nsearch", Some(statp), None, unchecked, on_copy) } {
-        Ok(r) => r,
-        Err(e) => query_fail(e, Some(statp)),
-    }
-}
-
-/// # Safety
-/// As res_querydomain(3).
-unsafe fn checked_res_querydomain(
-    name: *const c_char,
-    domain: *const c_char,
-    class: c_int,
-    ty: c_int,
-    ans: *mut u8,
-    anslen: c_int,
-) -> c_int {
-    let unchecked = || {
-        call_real!(
-            real::either(&real::RES_QUERYDOMAIN, &real::RES_QUERYDOMAIN_COMPAT),
-            ResQuerydomainFn,
-            -1,
-            (name, domain, class, ty, ans, anslen)
-        )
-    };
-    // The thread's state, through the `res_n*` form, on its copy.
-    let on_copy = |copy: *mut ResState| {
-        call_real!(
-            real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
-            ResNquerydomainFn,
-            -1,
-            (copy, name, domain, class, ty, ans, anslen)
-        )
-    };
-    // SAFETY: no state given: the thread's.
-    match unsafe { on_checked_state("res_querydomain", None, None, unchecked, on_copy) } {
-        Ok(r) => r,
-        Err(e) => query_fail(e, None),
-    }
-}
-
-/// # Safety
-/// As res_nquerydomain(3).
-unsafe fn checked_res_nquerydomain(
-    statp: *mut ResState,
-    name: *const c_char,
-    domain: *const c_char,
-    class: c_int,
-    ty: c_int,
-    ans: *mut u8,
-    anslen: c_int,
-) -> c_int {
-    let unchecked = || {
-        call_real!(
-            real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
-            ResNquerydomainFn,
-            -1,
-            (statp, name, domain, class, ty, ans, anslen)
-        )
-    };
-    // The copy.
-    let on_copy = |copy: *mut ResState| {
-        call_real!(
-            real::either(&real::RES_NQUERYDOMAIN, &real::RES_NQUERYDOMAIN_COMPAT),
-            ResNquerydomainFn,
-            -1,
-            (copy, name, domain, class, ty, ans, anslen)
-        )
-    };
-    // SAFETY: a valid state (the caller's contract).
-    match unsafe { on_checked_state("res_nquerydomain", Some(statp), None, unchecked, on_copy) } {
-        Ok(r) => r,
-        Err(e) => query_fail(e, Some(statp)),
-    }
+query_pair! {
+    checked_res_querydomain / checked_res_nquerydomain: "res_querydomain" / "res_nquerydomain",
+    RES_QUERYDOMAIN | RES_QUERYDOMAIN_COMPAT: ResQuerydomainFn, RES_NQUERYDOMAIN | RES_NQUERYDOMAIN_COMPAT: ResNquerydomainFn,
+    (name: *const c_char, domain: *const c_char, class: c_int, ty: c_int, ans: *mut u8, anslen: c_int)
 }
