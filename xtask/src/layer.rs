@@ -198,9 +198,13 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
 /// Where Debian's `libc6-arm64-cross` puts the arm64 glibc (qemu's `-L`).
 const ARM64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
-/// The suite and test that run the aarch64 library under qemu.
-const ARM64_SUITE: &str = "layer_arm64";
-const ARM64_TEST: &str = "arm64_library_blocks_and_allows_open_connect_exec_under_qemu";
+/// The suites and tests that run the aarch64 library under qemu: the
+/// hooks, and the calls through a dlopen handle and `syscall()` (whose
+/// trampolines are written per architecture).
+const ARM64_TESTS: [(&str, &str); 2] = [
+    ("layer_arm64", "arm64_library_blocks_and_allows_open_connect_exec_under_qemu"),
+    ("evasion_loader", "native_code_through_a_handle_and_syscall_on_aarch64"),
+];
 
 /// `cargo xtask test`'s `layer-arm64` step, after `layer`: installs
 /// qemu-user and the arm64 glibc with apt when missing, takes
@@ -238,23 +242,22 @@ pub fn arm64_test() -> Result<(), String> {
     std::fs::write(&lib, &data).map_err(|e| format!("{}: {e}", lib.display()))?;
     println!("    {} from {} ({} bytes)", lib.display(), zip.display(), data.len());
 
-    let mut cmd = util::cargo();
-    cmd.args(["test", "-p", "rampart-tests", "--test", ARM64_SUITE, "--", "--ignored", "--exact", ARM64_TEST])
-        .env("RAMPART_ARM64_LIB", &lib);
-    println!("    {}", util::show(&cmd));
-    let out = cmd.output().map_err(|e| format!("cannot start `{}`: {e}", util::show(&cmd)))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{stdout}");
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
-        return Err(format!("`{}` failed ({})", util::show(&cmd), out.status));
-    }
-    // A renamed test would leave `--exact` nothing to run, and exit 0.
-    if !stdout.lines().any(|l| l.starts_with("test result: ok. 1 passed")) {
-        return Err(format!(
-            "`{}` ran no test: is {ARM64_TEST} still in tests/tests/{ARM64_SUITE}.rs?",
-            util::show(&cmd)
-        ));
+    for (suite, test) in ARM64_TESTS {
+        let mut cmd = util::cargo();
+        cmd.args(["test", "-p", "rampart-tests", "--test", suite, "--", "--ignored", "--exact", test])
+            .env("RAMPART_ARM64_LIB", &lib);
+        println!("    {}", util::show(&cmd));
+        let out = cmd.output().map_err(|e| format!("cannot start `{}`: {e}", util::show(&cmd)))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        print!("{stdout}");
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            return Err(format!("`{}` failed ({})", util::show(&cmd), out.status));
+        }
+        // A renamed test would leave `--exact` nothing to run, and exit 0.
+        if !stdout.lines().any(|l| l.starts_with("test result: ok. 1 passed")) {
+            return Err(format!("`{}` ran no test: is {test} still in tests/tests/{suite}.rs?", util::show(&cmd)));
+        }
     }
     Ok(())
 }
