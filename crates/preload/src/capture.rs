@@ -99,6 +99,25 @@ impl CapturedPath {
     }
 }
 
+/// Copies the C string at `p` into `out`, each byte read once (see
+/// [`CapturedPath::fill`]), and returns its length; `out.len()` when it
+/// did not fit (what was copied is then its first `out.len()` bytes).
+///
+/// # Safety
+/// `p` is non-null and points to a NUL-terminated string, or to at least
+/// `out.len()` readable bytes.
+pub unsafe fn copy_c_str(p: *const c_char, out: &mut [u8]) -> usize {
+    for (i, slot) in out.iter_mut().enumerate() {
+        // SAFETY: the caller's contract; we stop at the first NUL.
+        let b = unsafe { p.add(i).read_volatile() } as u8;
+        if b == 0 {
+            return i;
+        }
+        *slot = b;
+    }
+    out.len()
+}
+
 /// The longest socket address the kernel takes
 /// (`sizeof(struct sockaddr_storage)`); it fails longer ones with
 /// `EINVAL`, and so does the hook (see [`AddrTooLong`]).

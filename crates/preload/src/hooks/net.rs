@@ -11,7 +11,7 @@ use rampart_decide::resolver::{
 };
 use rampart_policy::Proto;
 
-use crate::capture::{CapturedAddr, SOCKADDR_MAX};
+use crate::capture::{CapturedAddr, SOCKADDR_MAX, copy_c_str};
 use crate::ops::Outcome;
 use crate::ops::net::{self, Answers, UnixPin, Use};
 use crate::real::{self, call_real};
@@ -265,17 +265,8 @@ pub unsafe extern "C" fn getaddrinfo(
     }
     // The name looked up and the name recorded are one copy.
     let mut name = [0u8; NAME_MAX + 1];
-    let mut len = 0usize;
-    for slot in name.iter_mut() {
-        // SAFETY: node is a C string (getaddrinfo's contract); read up to
-        // its NUL, once.
-        let b = unsafe { node.add(len).read_volatile() } as u8;
-        if b == 0 {
-            break;
-        }
-        *slot = b;
-        len += 1;
-    }
+    // SAFETY: node is a C string (getaddrinfo's contract).
+    let len = unsafe { copy_c_str(node, &mut name) };
     if len == name.len() {
         // Longer than any DNS name: looked up as given, never recorded.
         return real(node);
@@ -366,16 +357,8 @@ unsafe fn rexec_denial(op: &'static str, ahost: *mut *mut c_char, rport: c_int) 
         return None;
     }
     let mut copy = [0u8; NAME_MAX];
-    let mut len = 0usize;
-    for slot in copy.iter_mut() {
-        // SAFETY: a C string (rexec's contract); read up to its NUL, once.
-        let b = unsafe { host.add(len).read_volatile() } as u8;
-        if b == 0 {
-            break;
-        }
-        *slot = b;
-        len += 1;
-    }
+    // SAFETY: a C string (rexec's contract).
+    let len = unsafe { copy_c_str(host, &mut copy) };
     // rexec takes the low 16 bits, in network byte order.
     let port = u16::from_be(rport as u16);
     match net::check_rexec(st, op, copy.get(..len).unwrap_or(&[]), port) {

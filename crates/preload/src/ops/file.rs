@@ -210,47 +210,39 @@ pub fn open(
             Resolved::ProcSelf if !real_path.as_bytes().starts_with(b"/proc/") => Resolved::Real,
             k => k,
         };
-        let fd = match kind {
-            // No link on the way (the spelling was only denied, or this is
-            // profile mode): the caller's own path, links refused, is the
-            // object decided on — and the kernel reads its trailing `/`,
-            // `.` and `..` (over missing or non-directory components) as
-            // the caller meant them.
+        // The open without links, where the kernel can make one. No link
+        // on the way (the spelling was only denied, or this is profile
+        // mode): the caller's own path, links refused, is the object
+        // decided on — and the kernel reads its trailing `/`, `.` and `..`
+        // (over missing or non-directory components) as the caller meant
+        // them. Otherwise the resolved path, spelled with the caller's
+        // trailing `/`.
+        let pinned = match kind {
             Resolved::Real if sys::has_openat2() && is_lexical(dirfd, bytes, &real_path) => {
-                match sys::open_no_symlinks(dirfd, path, flags, mode) {
-                    Ok(fd) => fd,
-                    // A link appeared since it was resolved: again.
-                    Err(libc::ELOOP) => continue,
-                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => {
-                        open_resolved(&real_path, bytes, flags, mode, &real)
-                    }
-                    Err(e) => {
-                        sys::set_errno(e);
-                        return -1;
-                    }
-                }
+                Some(sys::open_no_symlinks(dirfd, path, flags, mode))
             }
             Resolved::Real if sys::has_openat2() && follow_last => {
                 let mut spelled = [0u8; PATH_MAX + 2];
                 let target = kernel_spelling(&real_path, bytes, &mut spelled);
-                match sys::open_no_symlinks(libc::AT_FDCWD, target.as_ptr().cast(), flags, mode) {
-                    Ok(fd) => fd,
-                    // Swapped for a link since it was resolved: again.
-                    Err(libc::ELOOP) => continue,
-                    Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV) => {
-                        open_resolved(&real_path, bytes, flags, mode, &real)
-                    }
-                    Err(e) => {
-                        sys::set_errno(e);
-                        return -1;
-                    }
-                }
+                Some(sys::open_no_symlinks(libc::AT_FDCWD, target.as_ptr().cast(), flags, mode))
             }
-            Resolved::Real => open_resolved(&real_path, bytes, flags, mode, &real),
+            _ => None,
+        };
+        let fd = match (kind, pinned) {
+            (_, Some(Ok(fd))) => fd,
+            // A link appeared since it was resolved: again.
+            (_, Some(Err(libc::ELOOP))) => continue,
+            (_, Some(Err(libc::EINVAL | libc::ENOSYS | libc::EXDEV))) | (Resolved::Real, None) => {
+                open_resolved(&real_path, bytes, flags, mode, &real)
+            }
+            (_, Some(Err(e))) => {
+                sys::set_errno(e);
+                return -1;
+            }
             // Objects only the kernel's links reach (/proc/self/..., a pipe
             // behind /proc/*/fd/N): not swappable by anyone, opened through
             // the caller's own path (our copy of it).
-            Resolved::ProcSelf | Resolved::Magic => real(dirfd, path, flags, mode),
+            (Resolved::ProcSelf | Resolved::Magic, None) => real(dirfd, path, flags, mode),
         };
         if fd >= 0 {
             sys::set_errno(saved);
